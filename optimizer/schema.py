@@ -1,0 +1,133 @@
+"""Declared schemas for TOML configs: every key has a type, a unit and a description.
+
+Catalogs, problems and vehicle files are all validated through `validate_table`, so an unknown key
+(a typo) or a bad value fails at load time with the file, the table and the key named, instead of
+silently falling back to a default.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import ConfigError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a config table. `kind` is float, int, str, bool or list."""
+
+    name: str
+    kind: type
+    unit: str
+    description: str
+    default: Any = REQUIRED
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file; a syntax error names the file and the position."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), None, f"not valid TOML: {err}") from err
+
+
+def _check_value(field: Field, value: Any, file: str, key: str) -> Any:
+    if field.kind is float:
+        # bool is an int in Python; a `true` where a number belongs is a mistake.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(file, key, f"expected a number ({field.unit}), got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(file, key, f"must be finite, got {value!r}")
+    elif field.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(file, key, f"expected an integer, got {value!r}")
+    elif field.kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(file, key, f"expected true or false, got {value!r}")
+    elif field.kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(file, key, f"expected a string, got {value!r}")
+    elif field.kind is list:
+        if not isinstance(value, list):
+            raise ConfigError(file, key, f"expected a list, got {value!r}")
+    if field.choices is not None and value not in field.choices:
+        raise ConfigError(file, key, f"must be one of {', '.join(map(str, field.choices))}; got {value!r}")
+    if field.min is not None and value < field.min:
+        raise ConfigError(file, key, f"must be >= {field.min} {field.unit}, got {value}")
+    if field.max is not None and value > field.max:
+        raise ConfigError(file, key, f"must be <= {field.max} {field.unit}, got {value}")
+    return value
+
+
+def validate_table(
+    table: Mapping[str, Any],
+    fields: Sequence[Field],
+    *,
+    file: str | Path,
+    where: str = "",
+    defaults: Mapping[str, Any] | None = None,
+    allow_subtables: Sequence[str] = (),
+) -> dict:
+    """Check `table` against `fields` and return it with defaults filled in.
+
+    `where` is the dotted table path used in messages (e.g. "battery" or "cell[lfp_280]").
+    A missing optional key takes `defaults[name]` when given (the calibrated set), else the field's
+    own default. Sub-tables named in `allow_subtables` pass through untouched for the caller.
+    """
+    file = str(file)
+    prefix = f"{where}." if where else ""
+    if not isinstance(table, Mapping):
+        raise ConfigError(file, where or None, f"expected a table, got {table!r}")
+    known = {f.name: f for f in fields}
+    for key in table:
+        if key not in known and key not in allow_subtables:
+            hint = _closest(key, list(known) + list(allow_subtables))
+            raise ConfigError(file, prefix + key, "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
+    out: dict[str, Any] = {}
+    for f in fields:
+        key = prefix + f.name
+        if f.name in table:
+            out[f.name] = _check_value(f, table[f.name], file, key)
+        elif defaults is not None and f.name in defaults:
+            out[f.name] = defaults[f.name]
+        elif f.required:
+            raise ConfigError(file, key, f"missing required key ({f.description}, {f.unit})")
+        else:
+            out[f.name] = f.default
+    for name in allow_subtables:
+        if name in table:
+            out[name] = table[name]
+    return out
+
+
+def _closest(key: str, candidates: list[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def describe(fields: Sequence[Field]) -> str:
+    """A Markdown table of a schema, for docs."""
+    rows = ["| key | type | unit | default | description |", "|---|---|---|---|---|"]
+    for f in fields:
+        default = "required" if f.required else repr(f.default)
+        rows.append(f"| `{f.name}` | {f.kind.__name__} | {f.unit} | {default} | {f.description} |")
+    return "\n".join(rows)
