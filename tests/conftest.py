@@ -1,0 +1,20 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAKURA = ROOT / "configs" / "vehicles" / "nissan_sakura.toml"
+
+
+@pytest.fixture
+def sakura_path() -> Path:
+    return SAKURA
+
+
+def run_kei(*args: str, timeout: float = 120.0):
+    """Run the installed `kei` entry point as a user would (a subprocess, real argv)."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
