@@ -15,6 +15,9 @@ from typing import Any, Mapping, Sequence
 from .errors import ConfigError
 
 REQUIRED = object()
+# The key may be omitted; its value then comes from the `defaults` mapping given to validate_table
+# (for vehicle files: configs/model_defaults.toml), which must hold it.
+FROM_DEFAULTS = object()
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ def validate_table(
             out[f.name] = defaults[f.name]
         elif f.required:
             raise ConfigError(file, key, f"missing required key ({f.description}, {f.unit})")
+        elif f.default is FROM_DEFAULTS:
+            raise ConfigError(file, key, "not set, and the model defaults have no value for it either")
         else:
             out[f.name] = f.default
     for name in allow_subtables:
@@ -128,6 +133,6 @@ def describe(fields: Sequence[Field]) -> str:
     """A Markdown table of a schema, for docs."""
     rows = ["| key | type | unit | default | description |", "|---|---|---|---|---|"]
     for f in fields:
-        default = "required" if f.required else repr(f.default)
+        default = "required" if f.required else "model default" if f.default is FROM_DEFAULTS else repr(f.default)
         rows.append(f"| `{f.name}` | {f.kind.__name__} | {f.unit} | {default} | {f.description} |")
     return "\n".join(rows)

@@ -13,10 +13,9 @@ from typing import Any
 
 from .errors import ConfigError
 from .paths import MODEL_DEFAULTS_FILE
-from .schema import REQUIRED, Field, read_toml, validate_table
+from .schema import FROM_DEFAULTS, Field, read_toml, validate_table
 
 CHEMISTRIES = ("lfp", "nmc", "nca", "lmfp", "sodium_ion")
-FROM_DEFAULTS = REQUIRED  # the key must be in the vehicle file or in model_defaults.toml
 
 # ---- schemas, one per table -------------------------------------------------------------------
 TOP_FIELDS = (

@@ -76,3 +76,14 @@ def test_malformed_toml_names_file(tmp_path):
     bad.write_text("name = 'x'\n[body\n")
     with pytest.raises(ConfigError, match="bad.toml"):
         load_vehicle(bad)
+
+
+def test_docs_list_every_key():
+    from pathlib import Path
+
+    from optimizer.vehicle import CELL_FIELDS, SECTIONS, TOP_FIELDS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "vehicle_files.md").read_text()
+    for fields in (TOP_FIELDS, CELL_FIELDS, *SECTIONS.values()):
+        for f in fields:
+            assert f"`{f.name}`" in text, f"docs/vehicle_files.md lacks {f.name}"
