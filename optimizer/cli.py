@@ -1,5 +1,8 @@
-"""The `kei` command. Each subcommand lives in its own module with `register(subparsers)`; the
-bench's modules are imported only when their subcommand is asked for."""
+"""The `kei` command. Each subcommand lives in its own module with `register(subparsers)`.
+
+The bench commands live in `hil/`, which may import `optimizer/` but never the reverse: this parser
+only names them, and their package is imported when one of them runs (`DELEGATED`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +15,10 @@ from .errors import KeiError
 SUBCOMMAND_MODULES = [
     "optimizer.simulate_cli",
 ]
+# Subcommands owned by hil/: name -> (module with main(argv) -> int, help).
+DELEGATED = {
+    "hil": ("hil.cli", "the HIL bench: stream a design to a BMS and measure its range"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,13 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for name, (module, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)  # listed in --help; main() hands it over
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        run = lambda: importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:])  # noqa: E731
+    else:
+        args = build_parser().parse_args(argv)
+        run = lambda: args.func(args)  # noqa: E731
     try:
-        return int(args.func(args) or 0)
+        return int(run() or 0)
     except KeiError as err:
         print(f"kei: error: {err}", file=sys.stderr)
         return 2
