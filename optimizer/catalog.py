@@ -69,9 +69,10 @@ CELL_FIELDS = (
 MOTOR_FIELDS = (
     Field("name", str, "-", "maker, model and the car it drives"),
     _reuse(VEHICLE_MOTOR_FIELDS, "peak_power_kw"),
-    _reuse(VEHICLE_MOTOR_FIELDS, "continuous_power_kw", default=REQUIRED, max=1000),
-    _reuse(VEHICLE_MOTOR_FIELDS, "peak_torque_nm", default=REQUIRED, max=5000),
-    _reuse(VEHICLE_MOTOR_FIELDS, "max_speed_rpm", default=REQUIRED, max=50000),
+    _reuse(VEHICLE_MOTOR_FIELDS, "continuous_power_kw", default=REQUIRED, max=1000,
+           description="power the unit holds indefinitely (thermal limit)"),
+    _reuse(VEHICLE_MOTOR_FIELDS, "peak_torque_nm", default=REQUIRED, max=5000, description="peak torque at the shaft"),
+    _reuse(VEHICLE_MOTOR_FIELDS, "max_speed_rpm", default=REQUIRED, max=50000, description="max motor speed"),
     Field("peak_efficiency", float, "-", "peak motor + inverter efficiency", min=0.5, max=0.99),
     Field("efficiency_class", str, "-", "machine and inverter type, e.g. 'PMSM, Si IGBT inverter'"),
     Field("min_voltage_v", float, "V", "lowest DC input voltage of the inverter", min=10, max=1500),
@@ -79,7 +80,8 @@ MOTOR_FIELDS = (
     Field("mass_kg", float, "kg", "drive unit mass: motor + inverter + reduction gear", min=1, max=1000),
     Field("cost_usd", float, "USD", "drive unit cost to the car maker, before tariffs", min=1, max=100000),
     _origin("drive unit"),
-    _reuse(DRIVELINE_FIELDS, "gear_ratio", default=None),
+    _reuse(DRIVELINE_FIELDS, "gear_ratio", default=None,
+           description="motor speed / wheel speed; omitted = the model default (configs/model_defaults.toml)"),
 )
 
 BODY_FIELDS = (
