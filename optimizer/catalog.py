@@ -36,6 +36,7 @@ ORIGINS = ("CN", "JP", "KR", "US", "EU", "MX", "IN", "TH", "TW", "VN")
 CELL_FORMATS = ("prismatic", "pouch", "blade", "cylindrical")
 BODY_MATERIALS = ("mild_steel", "high_strength_steel", "aluminium_intensive", "composite")
 PART_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_RAD_S_PER_RPM = 2.0 * math.pi / 60.0
 
 
 def _reuse(fields, name: str, **changes) -> Field:
@@ -169,9 +170,6 @@ def _check_part(part, file: str, where: str) -> None:
         if part.lightweighting_max_kg >= part.glider_mass_kg:
             raise ConfigError(file, f"{where}.lightweighting_max_kg",
                               f"{part.lightweighting_max_kg} kg is not less than glider_mass_kg {part.glider_mass_kg} kg")
-
-
-_RAD_S_PER_RPM = 2.0 * math.pi / 60.0
 
 
 def cells_from_dict(raw: Mapping[str, Any], file: str = "cells.toml") -> tuple[CellSpec, ...]:

@@ -98,8 +98,9 @@ def render(cat: Catalog, markdown: bool = False) -> str:
     out += ["", heading(f"Bodies / gliders: everything but pack and drive unit ({len(cat.bodies)})")]
     out += _table(data["bodies"], BODY_COLUMNS, markdown)
     p = cat.pack
+    bullet = "- " if markdown else ""
     out += ["", heading("Pack integration and lightweighting"),
-            f"pack over cells: +${p.cost_usd_per_kwh:.0f}/kWh; cell/pack mass {p.cell_to_pack_mass_ratio:.2f}, "
+            f"{bullet}pack over cells: +${p.cost_usd_per_kwh:.0f}/kWh; cell/pack mass {p.cell_to_pack_mass_ratio:.2f}, "
             f"cell/pack volume {p.cell_to_pack_volume_ratio:.2f}; series {p.min_series}-{p.max_series}, "
             f"parallel {p.min_parallel}-{p.max_parallel}"]
     start_kg = 0.0
@@ -107,7 +108,7 @@ def render(cat: Catalog, markdown: bool = False) -> str:
     for s in cat.lightweighting:
         steps.append(f"{start_kg:.0f}-{s.up_to_kg:.0f} kg at ${s.cost_usd_per_kg:.2f}/kg")
         start_kg = s.up_to_kg
-    out.append("lightweighting: " + (", ".join(steps) if steps else "none (no curve given)"))
+    out.append(f"{bullet}lightweighting: " + (", ".join(steps) if steps else "none (no curve given)"))
     return "\n".join(out) + "\n"
 
 
