@@ -14,6 +14,7 @@ from .errors import KeiError
 # Modules that add subcommands; each defines register(subparsers) and set_defaults(func=run).
 SUBCOMMAND_MODULES = [
     "optimizer.simulate_cli",
+    "optimizer.catalog_cli",
 ]
 # Subcommands owned by hil/: name -> (module with main(argv) -> int, help).
 DELEGATED = {
