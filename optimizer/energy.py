@@ -111,6 +111,42 @@ def _terminal_power_limit_w(voltage_v, resistance_ohm, current_a):
     return voltage_v * current_a - current_a**2 * resistance_ohm
 
 
+def _charge_power_limit_w(voltage_v, resistance_ohm, current_a):
+    """Power the pack terminals absorb at charge current `current_a` (> 0): V I + I^2 R."""
+    with np.errstate(invalid="ignore"):  # inf x 0 when there is no limit and no resistance
+        return np.where(np.isinf(current_a), np.inf, voltage_v * current_a + current_a**2 * resistance_ohm)
+
+
+def _map_segments(fr: np.ndarray, ef: np.ndarray):
+    """The motor map as lines eta = intercept + slope * fraction, one per segment, and their knots."""
+    slope = np.diff(ef) / np.diff(fr)
+    return slope, ef[:-1] - slope * fr[:-1]
+
+
+def _shaft_for_input_w(input_w, peak_w, fr, ef):
+    """Traction: the shaft power whose electrical input is `input_w`, the exact inverse of
+    input = out / eta(out / peak) on the piecewise-linear map (input rises with output: see
+    vehicle._check_motor_map). Capped at the motor's peak."""
+    slope, icpt = _map_segments(fr, ef)
+    knots = fr / ef                                  # input / peak at each map point
+    x = np.clip(input_w / peak_w, 0.0, knots[-1])
+    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(slope) - 1)
+    # x = f / (a + b f)  =>  f = a x / (1 - b x)
+    return peak_w * icpt[k] * x / (1.0 - slope[k] * x)
+
+
+def _shaft_for_output_w(output_w, peak_w, fr, ef):
+    """Regeneration: the shaft power whose electrical output is `output_w`, the exact inverse of
+    output = shaft * eta(shaft / peak). Capped at the motor's peak."""
+    slope, icpt = _map_segments(fr, ef)
+    knots = fr * ef                                  # output / peak at each map point
+    x = np.clip(output_w / peak_w, 0.0, knots[-1])
+    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(slope) - 1)
+    # x = f (a + b f)  =>  f = 2 x / (a + sqrt(a^2 + 4 b x)), the root that stays finite as b -> 0
+    a, b = icpt[k], slope[k]
+    return peak_w * 2.0 * x / (a + np.sqrt(np.maximum(a * a + 4.0 * b * x, 0.0)))
+
+
 def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade_percent: np.ndarray) -> dict:
     """All per-step powers (W) and durations for a trace; arrays are (variants, steps) or (steps,)."""
     dt = np.diff(time_s)
@@ -142,9 +178,7 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     motor_rpm = wheel_speed * _col(p.gear_ratio) * RPM_PER_RAD_S
     torque_limit = _col(p.motor_peak_torque_nm) * wheel_speed * _col(p.gear_ratio)
     pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux
-    # The map is evaluated at the limit's own load to turn electrical into shaft power (a small
-    # approximation that only matters on steps already short of power).
-    pack_limit = np.maximum(pack_dis_w, 0.0) * motor_eff(pack_dis_w)
+    pack_limit = _shaft_for_input_w(np.maximum(pack_dis_w, 0.0), peak, fr, ef)
     out_limit = np.minimum(np.minimum(peak, torque_limit), pack_limit)
     overspeed = (motor_rpm > _col(p.motor_max_speed_rpm)) | (v1 > _col(p.top_speed_mps) * (1 + 1e-9))
     out_limit = np.where(overspeed, 0.0, out_limit)
@@ -159,7 +193,9 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     span = np.maximum(_col(p.regen_full_speed_mps) - _col(p.regen_zero_speed_mps), 1e-9)
     share = _col(p.regen_max_fraction) * np.clip((v_avg - _col(p.regen_zero_speed_mps)) / span, 0.0, 1.0)
     braking = np.where(traction, 0.0, -wheel)  # positive braking power at the wheel
-    charge_cap = _col(p.pack_max_charge_current_a) * voltage + aux  # terminal power the pack may absorb, + aux
+    # The motor may feed the pack what it absorbs at its charge current limit, plus the auxiliary load.
+    charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux
+    charge_cap = _shaft_for_output_w(charge_w, peak, fr, ef)
     regen_shaft = np.minimum(np.minimum(braking * share * eta_d, peak), charge_cap)
     regen_wheel = regen_shaft / eta_d
     friction = braking - regen_wheel
@@ -258,14 +294,15 @@ def drive_to_empty_km(cum_wh: np.ndarray, cum_km: np.ndarray, usable_wh: float) 
     per_cycle_wh, per_cycle_km = float(cum_wh[-1]), float(cum_km[-1])
     if per_cycle_wh <= 0:
         return math.inf
-    # Regen makes cum_wh non-monotonic inside a cycle; the pack is empty at the first crossing.
-    full = math.floor(usable_wh / per_cycle_wh)
-    rest = usable_wh - full * per_cycle_wh
+    # Regen makes cum_wh non-monotonic inside a cycle, so the pack is empty at the first crossing:
+    # a cycle counts as whole only if its peak still fits in what is left.
+    peak = np.maximum.accumulate(cum_wh)
+    full = max(math.floor((usable_wh - peak[-1]) / per_cycle_wh) + 1, 0)
+    rest = usable_wh - full * per_cycle_wh  # in [peak - per_cycle, peak): crossed in the next cycle
     if rest <= 0:
         return full * per_cycle_km
-    peak = np.maximum.accumulate(cum_wh)
-    i = int(np.searchsorted(peak, rest))
-    e0 = peak[i - 1] if i > 0 else 0.0
+    i = int(np.searchsorted(peak, rest))  # first step that reaches `rest`; cum_wh[i] == peak[i]
+    e0 = cum_wh[i - 1] if i > 0 else 0.0
     d0 = cum_km[i - 1] if i > 0 else 0.0
     frac = (rest - e0) / max(cum_wh[i] - e0, 1e-12)
     return full * per_cycle_km + d0 + frac * (cum_km[i] - d0)
