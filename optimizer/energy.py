@@ -367,19 +367,21 @@ def energy_per_km_batch(p: VehicleParams, cycle: Cycle) -> np.ndarray:
     parts = cycle.parts if cycle.is_composite else ((cycle, 1.0),)
     total = np.zeros(n)
     for start in range(0, n, BATCH_BLOCK):
-        block = _slice_params(p, start, min(start + BATCH_BLOCK, n))
+        stop = min(start + BATCH_BLOCK, n)
+        block = _slice_params(p, start, stop)
         for part, weight in parts:
             r = run_trace(block, part.time_s, part.speed_mps, part.grade_percent)
             wh = np.sum(np.atleast_2d(r["chemical_w"]) * r["dt_s"], axis=-1) * WH_PER_J
-            total[start:start + BATCH_BLOCK] += weight * wh / (part.distance_m / 1000.0)
+            total[start:stop] += weight * wh / (part.distance_m / 1000.0)
     return total
 
 
 def _slice_params(p: VehicleParams, start: int, stop: int) -> VehicleParams:
+    """Variants start..stop of `p`; scalars and length-1 arrays apply to every variant and stay whole."""
     sliced = {}
     for f in fields(p):
         value = getattr(p, f.name)
-        if not f.name.startswith("motor_map") and np.ndim(value) == 1:
+        if not f.name.startswith("motor_map") and np.ndim(value) == 1 and np.size(value) > 1:
             sliced[f.name] = value[start:stop]
     return replace(p, **sliced)
 
