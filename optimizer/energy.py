@@ -171,13 +171,14 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
         return np.interp(np.minimum(np.abs(out_w) / peak, 1.0), fr, ef)
 
     voltage, resistance = _col(p.pack_voltage_v), _col(p.pack_resistance_ohm)
-    aux = _col(p.aux_power_w) * np.ones_like(v_avg)
+    aux_col = _col(p.aux_power_w)  # constant per variant: the limits below stay (variants, 1) columns
+    aux = aux_col * np.ones_like(v_avg)
 
     # Traction limits at the motor shaft: power, torque (through the gear at this speed), pack.
     wheel_speed = v_avg / _col(p.wheel_radius_m)
     motor_rpm = wheel_speed * _col(p.gear_ratio) * RPM_PER_RAD_S
     torque_limit = _col(p.motor_peak_torque_nm) * wheel_speed * _col(p.gear_ratio)
-    pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux
+    pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux_col
     pack_limit = _shaft_for_input_w(np.maximum(pack_dis_w, 0.0), peak, fr, ef)
     out_limit = np.minimum(np.minimum(peak, torque_limit), pack_limit)
     overspeed = (motor_rpm > _col(p.motor_max_speed_rpm)) | (v1 > _col(p.top_speed_mps) * (1 + 1e-9))
@@ -194,7 +195,7 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     share = _col(p.regen_max_fraction) * np.clip((v_avg - _col(p.regen_zero_speed_mps)) / span, 0.0, 1.0)
     braking = np.where(traction, 0.0, -wheel)  # positive braking power at the wheel
     # The motor may feed the pack what it absorbs at its charge current limit, plus the auxiliary load.
-    charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux
+    charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux_col
     charge_cap = _shaft_for_output_w(charge_w, peak, fr, ef)
     regen_shaft = np.minimum(np.minimum(braking * share * eta_d, peak), charge_cap)
     regen_wheel = regen_shaft / eta_d
