@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -117,33 +118,28 @@ def _charge_power_limit_w(voltage_v, resistance_ohm, current_a):
         return np.where(np.isinf(current_a), np.inf, voltage_v * current_a + current_a**2 * resistance_ohm)
 
 
-def _map_segments(fr: np.ndarray, ef: np.ndarray):
-    """The motor map as lines eta = intercept + slope * fraction, one per segment, and their knots."""
+@lru_cache(maxsize=64)
+def _motor_map(fractions: tuple, efficiencies: tuple):
+    """The map as arrays, with its segments as lines eta = icpt + slope * f and the electrical
+    power / peak at each point: input (f / eta) for traction, output (f * eta) for regeneration."""
+    fr, ef = np.asarray(fractions, dtype=float), np.asarray(efficiencies, dtype=float)
     slope = np.diff(ef) / np.diff(fr)
-    return slope, ef[:-1] - slope * fr[:-1]
+    return fr, ef, slope, ef[:-1] - slope * fr[:-1], fr / ef, fr * ef
 
 
-def _shaft_for_input_w(input_w, peak_w, fr, ef):
-    """Traction: the shaft power whose electrical input is `input_w`, the exact inverse of
-    input = out / eta(out / peak) on the piecewise-linear map (input rises with output: see
+def _shaft_power_w(electric_w, peak_w, motor_map, traction: bool):
+    """The shaft power whose electrical power is `electric_w`: the exact inverse of the motor map,
+    input = shaft / eta(shaft / peak) for traction and output = shaft * eta(shaft / peak) for
+    regeneration, eta piecewise linear in the load fraction (both rise with shaft power: see
     vehicle._check_motor_map). Capped at the motor's peak."""
-    slope, icpt = _map_segments(fr, ef)
-    knots = fr / ef                                  # input / peak at each map point
-    x = np.clip(input_w / peak_w, 0.0, knots[-1])
-    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(slope) - 1)
-    # x = f / (a + b f)  =>  f = a x / (1 - b x)
-    return peak_w * icpt[k] * x / (1.0 - slope[k] * x)
-
-
-def _shaft_for_output_w(output_w, peak_w, fr, ef):
-    """Regeneration: the shaft power whose electrical output is `output_w`, the exact inverse of
-    output = shaft * eta(shaft / peak). Capped at the motor's peak."""
-    slope, icpt = _map_segments(fr, ef)
-    knots = fr * ef                                  # output / peak at each map point
-    x = np.clip(output_w / peak_w, 0.0, knots[-1])
-    k = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(slope) - 1)
-    # x = f (a + b f)  =>  f = 2 x / (a + sqrt(a^2 + 4 b x)), the root that stays finite as b -> 0
+    _, _, slope, icpt, knots_in, knots_out = motor_map
+    knots = knots_in if traction else knots_out
+    x = np.minimum(np.maximum(electric_w / peak_w, 0.0), knots[-1])
+    k = np.minimum(np.maximum(np.searchsorted(knots, x, side="right") - 1, 0), len(slope) - 1)
     a, b = icpt[k], slope[k]
+    if traction:  # x = f / (a + b f)  =>  f = a x / (1 - b x)
+        return peak_w * a * x / (1.0 - b * x)
+    # x = f (a + b f)  =>  f = 2 x / (a + sqrt(a^2 + 4 b x)), the root that stays finite as b -> 0
     return peak_w * 2.0 * x / (a + np.sqrt(np.maximum(a * a + 4.0 * b * x, 0.0)))
 
 
@@ -165,7 +161,8 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
 
     eta_d = _col(p.driveline_efficiency)
     peak = _col(p.motor_peak_power_w)
-    fr, ef = np.asarray(p.motor_map_fractions), np.asarray(p.motor_map_efficiencies)
+    motor_map = _motor_map(tuple(p.motor_map_fractions), tuple(p.motor_map_efficiencies))
+    fr, ef = motor_map[0], motor_map[1]
 
     def motor_eff(out_w):
         return np.interp(np.minimum(np.abs(out_w) / peak, 1.0), fr, ef)
@@ -179,7 +176,7 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     motor_rpm = wheel_speed * _col(p.gear_ratio) * RPM_PER_RAD_S
     torque_limit = _col(p.motor_peak_torque_nm) * wheel_speed * _col(p.gear_ratio)
     pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux_col
-    pack_limit = _shaft_for_input_w(np.maximum(pack_dis_w, 0.0), peak, fr, ef)
+    pack_limit = _shaft_power_w(np.maximum(pack_dis_w, 0.0), peak, motor_map, traction=True)
     out_limit = np.minimum(np.minimum(peak, torque_limit), pack_limit)
     overspeed = (motor_rpm > _col(p.motor_max_speed_rpm)) | (v1 > _col(p.top_speed_mps) * (1 + 1e-9))
     out_limit = np.where(overspeed, 0.0, out_limit)
@@ -196,7 +193,7 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     braking = np.where(traction, 0.0, -wheel)  # positive braking power at the wheel
     # The motor may feed the pack what it absorbs at its charge current limit, plus the auxiliary load.
     charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux_col
-    charge_cap = _shaft_for_output_w(charge_w, peak, fr, ef)
+    charge_cap = _shaft_power_w(charge_w, peak, motor_map, traction=False)
     regen_shaft = np.minimum(np.minimum(braking * share * eta_d, peak), charge_cap)
     regen_wheel = regen_shaft / eta_d
     friction = braking - regen_wheel
@@ -281,9 +278,9 @@ LEDGER_TERMS = ("inertia_w", "aero_w", "rolling_w", "grade_w", "friction_brake_w
 
 def _ledger(r: dict) -> dict:
     dt = r["dt_s"]
-    led = {k.removesuffix("_w"): float(np.sum(r[k] * dt) * WH_PER_J) for k in LEDGER_TERMS}
-    led["shortfall"] = -float(np.sum(r["shortfall_w"] * dt) * WH_PER_J)
-    led["battery_chemical"] = float(np.sum(r["chemical_w"] * dt) * WH_PER_J)
+    led = {k.removesuffix("_w"): float(np.dot(r[k], dt) * WH_PER_J) for k in LEDGER_TERMS}
+    led["shortfall"] = -float(np.dot(r["shortfall_w"], dt) * WH_PER_J)
+    led["battery_chemical"] = float(np.dot(r["chemical_w"], dt) * WH_PER_J)
     return led
 
 
