@@ -122,7 +122,7 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
         import fastsim_map
     except Exception as err:  # ImportError, or a broken binary wheel
         print(f"FASTSim 3 NOT RUN: cannot import fastsim ({type(err).__name__}: {err}).")
-        print("  Install the bench-only extra: pip install -e '.[bench]'  (PyPI package 'fastsim' >= 3.0)")
+        print("  Install the bench-only extra: pip install -e '.[bench]'  (PyPI package 'fastsim' 3.1+)")
         return False
     print(f"\n2. Energy at the pack against FASTSim {fastsim.__version__} (same car, same traces; Wh/km)")
     ok = True
