@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from conftest import SAKURA
 from optimizer.cycles import load_cycle
 from optimizer.energy import BATCH_BLOCK, batch_params, energy_per_km_batch, params_from_vehicle, simulate
 from optimizer.errors import KeiError
@@ -14,8 +15,6 @@ N_VARIANTS = 2 * BATCH_BLOCK + 5  # three blocks, the last one partial
 
 @pytest.fixture(scope="module")
 def sakura():
-    from conftest import SAKURA
-
     return load_vehicle(SAKURA)
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import SAKURA
 from optimizer.cycles import Cycle, concatenate, load_cycle
 from optimizer.energy import drive_to_empty_km, simulate
 from optimizer.vehicle import Cell, load_vehicle
@@ -21,9 +22,7 @@ LOSS_TERMS = ("friction_brake", "driveline_loss", "motor_loss", "battery_loss", 
 
 
 @pytest.fixture(scope="module")
-def sakura(request):
-    from conftest import SAKURA
-
+def sakura():
     return load_vehicle(SAKURA)
 
 
@@ -64,7 +63,7 @@ def test_ledger_closes_on_hilly_trace(sakura):
     # 20 min at 60 km/h over rolling hills, +-8 %: climbing and regen downhill both active.
     t = np.arange(0, 1201.0)
     grade = 8.0 * np.sin(2 * np.pi * t / 300.0)
-    speed = np.minimum(t, 60.0) / 3.6 * (t < 1150) + np.maximum(1200 - t, 0) / 50 * 60 / 3.6 * (t >= 1150)
+    speed = np.interp(t, [0, 60, 1150, 1200], [0, 60, 60, 0]) / 3.6
     result = simulate(sakura, Cycle("hills", t, speed, grade))
     assert_ledger_closes(result)
     assert result.ledger_wh["grade"] != 0
