@@ -115,7 +115,7 @@ GAPS_EXPLAINED = """
   driveline, the motor map on traction, the pack's I^2 R (as a C-rate efficiency table) and aux."""
 
 
-def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
+def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> None:
     try:
         import fastsim
 
@@ -123,9 +123,8 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
     except Exception as err:  # ImportError, or a broken binary wheel
         print(f"FASTSim 3 NOT RUN: cannot import fastsim ({type(err).__name__}: {err}).")
         print("  Install the bench-only extra: pip install -e '.[bench]'  (PyPI package 'fastsim' 3.1+)")
-        return False
+        return
     print(f"\n2. Energy at the pack against FASTSim {fastsim.__version__} (same car, same traces; Wh/km)")
-    ok = True
     results = {}
     for name in CYCLES:
         cycle = load_cycle(name)
@@ -133,7 +132,6 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
             fs = fastsim_map.run_with_history(v, cycle)
         except Exception as err:
             print(f"  {name}: FASTSim failed to run: {type(err).__name__}: {str(err).splitlines()[0]}")
-            ok = False
             continue
         fs_whkm = fs["chemical_wh"] / fs["distance_km"]
         print(f"\n  {name}: FASTSim {fs_whkm:.2f} Wh/km over {fs['distance_km']:.3f} km, "
@@ -154,8 +152,7 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
         terms = ("aero", "rolling", "friction_brake", "driveline_loss", "motor_loss", "battery_loss", "aux")
         print("    ledger Wh, FASTSim / ours before the regen-efficiency step: "
               + ", ".join(f"{t} {fs['ledger_wh'][t]:.1f}/{r.ledger_wh[t]:.1f}" for t in terms))
-        results[name] = {"gap": gap, "fs_whkm": fs_whkm}
-        ok &= abs(gap) <= ENERGY_AIM
+        results[name] = {"gap": gap}
 
     print(GAPS_EXPLAINED)
     print("\n3. Speed against FASTSim (cycle evaluations per second; FASTSim: SimDrive.run without history)")
@@ -167,14 +164,12 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> bool:
         results[name]["ratio"] = single / fs_rate
         print(f"  {name:<9}{fs_rate:>10.1f}{single:>13,.0f}{single / fs_rate:>7.0f}x{batched:>14,.0f}"
               f"{batched / fs_rate:>7.0f}x")
-        ok &= single / fs_rate >= SPEED_AIM
     if results:
         worst_gap = max(abs(r["gap"]) for r in results.values())
-        worst_ratio = min(r.get("ratio", math.inf) for r in results.values())
+        worst_ratio = min(r["ratio"] for r in results.values())
         print(f"\n  aims: energy within {ENERGY_AIM:.0%} of FASTSim with assumptions matched -> worst "
               f"{worst_gap:.4%} {'MET' if worst_gap <= ENERGY_AIM else 'NOT MET'}; >= {SPEED_AIM:.0f}x faster "
               f"single -> worst {worst_ratio:.0f}x {'MET' if worst_ratio >= SPEED_AIM else 'NOT MET'}")
-    return ok
 
 
 def _time_fastsim(fastsim_map, v: Vehicle, name: str, min_s: float) -> float:
