@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,37 @@ def _terminal_power_limit_w(voltage_v, resistance_ohm, current_a):
     return voltage_v * current_a - current_a**2 * resistance_ohm
 
 
+def _charge_power_limit_w(voltage_v, resistance_ohm, current_a):
+    """Power the pack terminals absorb at charge current `current_a` (> 0): V I + I^2 R."""
+    with np.errstate(invalid="ignore"):  # inf x 0 when there is no limit and no resistance
+        return np.where(np.isinf(current_a), np.inf, voltage_v * current_a + current_a**2 * resistance_ohm)
+
+
+@lru_cache(maxsize=64)
+def _motor_map(fractions: tuple, efficiencies: tuple):
+    """The map as arrays, with its segments as lines eta = icpt + slope * f and the electrical
+    power / peak at each point: input (f / eta) for traction, output (f * eta) for regeneration."""
+    fr, ef = np.asarray(fractions, dtype=float), np.asarray(efficiencies, dtype=float)
+    slope = np.diff(ef) / np.diff(fr)
+    return fr, ef, slope, ef[:-1] - slope * fr[:-1], fr / ef, fr * ef
+
+
+def _shaft_power_w(electric_w, peak_w, motor_map, traction: bool):
+    """The shaft power whose electrical power is `electric_w`: the exact inverse of the motor map,
+    input = shaft / eta(shaft / peak) for traction and output = shaft * eta(shaft / peak) for
+    regeneration, eta piecewise linear in the load fraction (both rise with shaft power: see
+    vehicle._check_motor_map). Capped at the motor's peak."""
+    _, _, slope, icpt, knots_in, knots_out = motor_map
+    knots = knots_in if traction else knots_out
+    x = np.minimum(np.maximum(electric_w / peak_w, 0.0), knots[-1])
+    k = np.minimum(np.maximum(np.searchsorted(knots, x, side="right") - 1, 0), len(slope) - 1)
+    a, b = icpt[k], slope[k]
+    if traction:  # x = f / (a + b f)  =>  f = a x / (1 - b x)
+        return peak_w * a * x / (1.0 - b * x)
+    # x = f (a + b f)  =>  f = 2 x / (a + sqrt(a^2 + 4 b x)), the root that stays finite as b -> 0
+    return peak_w * 2.0 * x / (a + np.sqrt(np.maximum(a * a + 4.0 * b * x, 0.0)))
+
+
 def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade_percent: np.ndarray) -> dict:
     """All per-step powers (W) and durations for a trace; arrays are (variants, steps) or (steps,)."""
     dt = np.diff(time_s)
@@ -129,22 +161,22 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
 
     eta_d = _col(p.driveline_efficiency)
     peak = _col(p.motor_peak_power_w)
-    fr, ef = np.asarray(p.motor_map_fractions), np.asarray(p.motor_map_efficiencies)
+    motor_map = _motor_map(tuple(p.motor_map_fractions), tuple(p.motor_map_efficiencies))
+    fr, ef = motor_map[0], motor_map[1]
 
     def motor_eff(out_w):
         return np.interp(np.minimum(np.abs(out_w) / peak, 1.0), fr, ef)
 
     voltage, resistance = _col(p.pack_voltage_v), _col(p.pack_resistance_ohm)
-    aux = _col(p.aux_power_w) * np.ones_like(v_avg)
+    aux_col = _col(p.aux_power_w)  # constant per variant: the limits below stay (variants, 1) columns
+    aux = aux_col * np.ones_like(v_avg)
 
     # Traction limits at the motor shaft: power, torque (through the gear at this speed), pack.
     wheel_speed = v_avg / _col(p.wheel_radius_m)
     motor_rpm = wheel_speed * _col(p.gear_ratio) * RPM_PER_RAD_S
     torque_limit = _col(p.motor_peak_torque_nm) * wheel_speed * _col(p.gear_ratio)
-    pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux
-    # The map is evaluated at the limit's own load to turn electrical into shaft power (a small
-    # approximation that only matters on steps already short of power).
-    pack_limit = np.maximum(pack_dis_w, 0.0) * motor_eff(pack_dis_w)
+    pack_dis_w = _terminal_power_limit_w(voltage, resistance, _col(p.pack_max_discharge_current_a)) - aux_col
+    pack_limit = _shaft_power_w(np.maximum(pack_dis_w, 0.0), peak, motor_map, traction=True)
     out_limit = np.minimum(np.minimum(peak, torque_limit), pack_limit)
     overspeed = (motor_rpm > _col(p.motor_max_speed_rpm)) | (v1 > _col(p.top_speed_mps) * (1 + 1e-9))
     out_limit = np.where(overspeed, 0.0, out_limit)
@@ -159,7 +191,9 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     span = np.maximum(_col(p.regen_full_speed_mps) - _col(p.regen_zero_speed_mps), 1e-9)
     share = _col(p.regen_max_fraction) * np.clip((v_avg - _col(p.regen_zero_speed_mps)) / span, 0.0, 1.0)
     braking = np.where(traction, 0.0, -wheel)  # positive braking power at the wheel
-    charge_cap = _col(p.pack_max_charge_current_a) * voltage + aux  # terminal power the pack may absorb, + aux
+    # The motor may feed the pack what it absorbs at its charge current limit, plus the auxiliary load.
+    charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux_col
+    charge_cap = _shaft_power_w(charge_w, peak, motor_map, traction=False)
     regen_shaft = np.minimum(np.minimum(braking * share * eta_d, peak), charge_cap)
     regen_wheel = regen_shaft / eta_d
     friction = braking - regen_wheel
@@ -244,9 +278,9 @@ LEDGER_TERMS = ("inertia_w", "aero_w", "rolling_w", "grade_w", "friction_brake_w
 
 def _ledger(r: dict) -> dict:
     dt = r["dt_s"]
-    led = {k.removesuffix("_w"): float(np.sum(r[k] * dt) * WH_PER_J) for k in LEDGER_TERMS}
-    led["shortfall"] = -float(np.sum(r["shortfall_w"] * dt) * WH_PER_J)
-    led["battery_chemical"] = float(np.sum(r["chemical_w"] * dt) * WH_PER_J)
+    led = {k.removesuffix("_w"): float(np.dot(r[k], dt) * WH_PER_J) for k in LEDGER_TERMS}
+    led["shortfall"] = -float(np.dot(r["shortfall_w"], dt) * WH_PER_J)
+    led["battery_chemical"] = float(np.dot(r["chemical_w"], dt) * WH_PER_J)
     return led
 
 
@@ -258,14 +292,15 @@ def drive_to_empty_km(cum_wh: np.ndarray, cum_km: np.ndarray, usable_wh: float) 
     per_cycle_wh, per_cycle_km = float(cum_wh[-1]), float(cum_km[-1])
     if per_cycle_wh <= 0:
         return math.inf
-    # Regen makes cum_wh non-monotonic inside a cycle; the pack is empty at the first crossing.
-    full = math.floor(usable_wh / per_cycle_wh)
-    rest = usable_wh - full * per_cycle_wh
+    # Regen makes cum_wh non-monotonic inside a cycle, so the pack is empty at the first crossing:
+    # a cycle counts as whole only if its peak still fits in what is left.
+    peak = np.maximum.accumulate(cum_wh)
+    full = max(math.floor((usable_wh - peak[-1]) / per_cycle_wh) + 1, 0)
+    rest = usable_wh - full * per_cycle_wh  # in [peak - per_cycle, peak): crossed in the next cycle
     if rest <= 0:
         return full * per_cycle_km
-    peak = np.maximum.accumulate(cum_wh)
-    i = int(np.searchsorted(peak, rest))
-    e0 = peak[i - 1] if i > 0 else 0.0
+    i = int(np.searchsorted(peak, rest))  # first step that reaches `rest`; cum_wh[i] == peak[i]
+    e0 = cum_wh[i - 1] if i > 0 else 0.0
     d0 = cum_km[i - 1] if i > 0 else 0.0
     frac = (rest - e0) / max(cum_wh[i] - e0, 1e-12)
     return full * per_cycle_km + d0 + frac * (cum_km[i] - d0)
@@ -330,19 +365,21 @@ def energy_per_km_batch(p: VehicleParams, cycle: Cycle) -> np.ndarray:
     parts = cycle.parts if cycle.is_composite else ((cycle, 1.0),)
     total = np.zeros(n)
     for start in range(0, n, BATCH_BLOCK):
-        block = _slice_params(p, start, min(start + BATCH_BLOCK, n))
+        stop = min(start + BATCH_BLOCK, n)
+        block = _slice_params(p, start, stop)
         for part, weight in parts:
             r = run_trace(block, part.time_s, part.speed_mps, part.grade_percent)
             wh = np.sum(np.atleast_2d(r["chemical_w"]) * r["dt_s"], axis=-1) * WH_PER_J
-            total[start:start + BATCH_BLOCK] += weight * wh / (part.distance_m / 1000.0)
+            total[start:stop] += weight * wh / (part.distance_m / 1000.0)
     return total
 
 
 def _slice_params(p: VehicleParams, start: int, stop: int) -> VehicleParams:
+    """Variants start..stop of `p`; scalars and length-1 arrays apply to every variant and stay whole."""
     sliced = {}
     for f in fields(p):
         value = getattr(p, f.name)
-        if not f.name.startswith("motor_map") and np.ndim(value) == 1:
+        if not f.name.startswith("motor_map") and np.ndim(value) == 1 and np.size(value) > 1:
             sliced[f.name] = value[start:stop]
     return replace(p, **sliced)
 

@@ -327,6 +327,15 @@ def _check_motor_map(m: Motor, file: str) -> None:
         raise ConfigError(file, "motor.efficiency_power_fractions", "must start at 0 and increase")
     if any(not 0 < v <= 1 for v in y):
         raise ConfigError(file, "motor.efficiency_values", "efficiencies must be in (0, 1]")
+    # The model inverts the map at the pack's limits: electrical input (out / eta) must rise with
+    # output, and regenerated power (shaft x eta) with shaft power, on every segment.
+    for (x0, y0), (x1, y1) in zip(zip(x, y), zip(x[1:], y[1:])):
+        slope = (y1 - y0) / (x1 - x0)
+        intercept = y0 - slope * x0
+        if intercept <= 0 or intercept + 2 * slope * x0 <= 0 or intercept + 2 * slope * x1 <= 0:
+            raise ConfigError(file, "motor.efficiency_values",
+                              f"efficiency changes too steeply between fractions {x0} and {x1}: "
+                              "input power must rise with output power")
 
 
 # ---- writing ----------------------------------------------------------------------------------

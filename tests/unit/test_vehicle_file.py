@@ -87,3 +87,13 @@ def test_docs_list_every_key():
     for fields in (TOP_FIELDS, CELL_FIELDS, *SECTIONS.values()):
         for f in fields:
             assert f"`{f.name}`" in text, f"docs/vehicle_files.md lacks {f.name}"
+
+
+def test_motor_map_must_let_input_power_rise_with_output(sakura_path):
+    raw = _raw(sakura_path)
+    # 10 % efficiency at 2 % load jumping to 90 % at 4 %: more output would need less input.
+    raw["motor"].update(efficiency_power_fractions=[0.0, 0.02, 0.04, 1.0], efficiency_values=[0.1, 0.1, 0.9, 0.9])
+    with pytest.raises(ConfigError, match="motor.efficiency_values.*too steeply"):
+        vehicle_from_dict(raw, file="car.toml")
+    raw["motor"]["efficiency_values"] = [0.80, 0.85, 0.90, 0.92]
+    assert vehicle_from_dict(raw, file="car.toml").motor.efficiency_values == (0.80, 0.85, 0.90, 0.92)

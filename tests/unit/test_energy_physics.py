@@ -1,0 +1,265 @@
+"""Physics of the energy model, checked against formulas computed here, independently of the model.
+
+Traces are built in the test (no files, no solver); every expected number comes from a textbook
+formula or from a second, differently-arranged computation (a sum, a brute-force search).
+"""
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SAKURA
+from optimizer.cycles import Cycle, concatenate, load_cycle
+from optimizer.energy import drive_to_empty_km, simulate
+from optimizer.vehicle import Cell, load_vehicle
+
+WH_PER_J = 1 / 3600
+ROAD_LOAD_TERMS = ("inertia", "aero", "rolling", "grade")
+LOSS_TERMS = ("friction_brake", "driveline_loss", "motor_loss", "battery_loss", "aux")
+
+
+@pytest.fixture(scope="module")
+def sakura():
+    return load_vehicle(SAKURA)
+
+
+def trace(time_s, speed_mps, grade_percent=0.0, name="test"):
+    t = np.asarray(time_s, dtype=float)
+    return Cycle(name, t, np.asarray(speed_mps, dtype=float) * np.ones_like(t), grade_percent * np.ones_like(t))
+
+
+def with_(v, **sections):
+    """`v` with some fields of its sections replaced: with_(v, body={"drag_coefficient": 0.5})."""
+    top = {k: val for k, val in sections.items() if not isinstance(val, dict)}
+    nested = {k: replace(getattr(v, k), **val) for k, val in sections.items() if isinstance(val, dict)}
+    return replace(v, **top, **nested)
+
+
+def pack_current_a(v, terminal_w):
+    """Discharge current from P = V I - I^2 R (the smaller root), written out here on its own."""
+    volt, res = v.battery.nominal_voltage_v, v.battery.resistance_ohm
+    return (volt - math.sqrt(volt**2 - 4 * res * terminal_w)) / (2 * res)
+
+
+def assert_ledger_closes(result, rel=1e-9):
+    led = result.ledger_wh
+    terms = sum(led[k] for k in ROAD_LOAD_TERMS + LOSS_TERMS) + led["shortfall"]
+    scale = sum(abs(led[k]) for k in ROAD_LOAD_TERMS + LOSS_TERMS) + 1e-9
+    assert abs(terms - led["battery_chemical"]) <= rel * scale, led
+    # ...and the ledger's chemical energy is the one the result reports per km.
+    assert led["battery_chemical"] == pytest.approx(float(np.sum(result.chemical_power_w * result.dt_s)) * WH_PER_J)
+
+
+# ---- the energy ledger ----------------------------------------------------------------------------
+@pytest.mark.parametrize("cycle", ["udds", "hwfet", "us06", "wltc_3b", "wltc_jp", "nedc", "epa_combined"])
+def test_ledger_closes_on_bundled_cycles(sakura, cycle):
+    assert_ledger_closes(simulate(sakura, load_cycle(cycle)))
+
+
+def test_ledger_closes_on_hilly_trace(sakura):
+    # 20 min at 60 km/h over rolling hills, +-8 %: climbing and regen downhill both active.
+    t = np.arange(0, 1201.0)
+    grade = 8.0 * np.sin(2 * np.pi * t / 300.0)
+    speed = np.interp(t, [0, 60, 1150, 1200], [0, 60, 60, 0]) / 3.6
+    result = simulate(sakura, Cycle("hills", t, speed, grade))
+    assert_ledger_closes(result)
+    assert result.ledger_wh["grade"] != 0
+    assert result.motor_power_w.min() < 0  # regenerating downhill
+    assert result.trace_miss_s == 0
+
+
+def test_ledger_closes_when_the_car_misses_the_trace(sakura):
+    weak = with_(sakura, motor={"peak_power_kw": 8.0})
+    result = simulate(weak, load_cycle("us06"))
+    assert result.trace_miss_s > 60 and result.shortfall_wh > 50
+    assert_ledger_closes(result)
+    assert result.ledger_wh["shortfall"] == pytest.approx(-result.shortfall_wh)
+
+
+# ---- road load ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("speed_kmh,grade_percent", [(50.0, 0.0), (100.0, 0.0), (70.0, 4.0)])
+def test_constant_speed_matches_road_load_formula(sakura, speed_kmh, grade_percent):
+    v_mps = speed_kmh / 3.6
+    duration_s = 600.0
+    result = simulate(sakura, trace([0.0, 200.0, duration_s], v_mps, grade_percent))
+
+    body, env = sakura.body, sakura.environment
+    theta = math.atan(grade_percent / 100)
+    force_n = (0.5 * env.air_density_kg_m3 * body.drag_coefficient * body.frontal_area_m2 * v_mps**2
+               + sakura.test_mass_kg * env.gravity_m_s2 * (body.rolling_resistance_coefficient * math.cos(theta)
+                                                           + math.sin(theta)))
+    wheel_w = force_n * v_mps
+    assert result.wheel_power_w == pytest.approx(wheel_w, rel=1e-12)
+
+    shaft_w = wheel_w / sakura.driveline.efficiency
+    eta_motor = np.interp(shaft_w / (sakura.motor.peak_power_kw * 1000), sakura.motor.efficiency_power_fractions,
+                          sakura.motor.efficiency_values)
+    terminal_w = shaft_w / eta_motor + sakura.auxiliary.power_w
+    assert result.battery_power_w == pytest.approx(terminal_w, rel=1e-12)
+    current_a = pack_current_a(sakura, terminal_w)
+    assert result.battery_current_a == pytest.approx(current_a, rel=1e-9)
+    chemical_wh = sakura.battery.nominal_voltage_v * current_a * duration_s * WH_PER_J
+    assert result.energy_wh_per_km == pytest.approx(chemical_wh / (v_mps * duration_s / 1000), rel=1e-9)
+    assert result.distance_km == pytest.approx(v_mps * duration_s / 1000, rel=1e-12)
+
+
+def test_aero_energy_doubles_with_drag_coefficient(sakura):
+    cycle = load_cycle("wltc_jp")
+    base = simulate(sakura, cycle).ledger_wh
+    doubled = simulate(with_(sakura, body={"drag_coefficient": 2 * sakura.body.drag_coefficient}), cycle).ledger_wh
+    assert doubled["aero"] == pytest.approx(2 * base["aero"], rel=1e-12)
+    for term in ("inertia", "rolling", "grade"):
+        assert doubled[term] == pytest.approx(base[term], rel=1e-12, abs=1e-9)
+    assert doubled["battery_chemical"] > base["battery_chemical"] + base["aero"]  # plus powertrain losses on it
+
+
+def test_standing_still_costs_only_auxiliary_energy(sakura):
+    duration_s = 900.0
+    result = simulate(sakura, trace(np.linspace(0, duration_s, 31), 0.0))
+    led = result.ledger_wh
+    for term in ROAD_LOAD_TERMS + ("friction_brake", "driveline_loss", "motor_loss", "shortfall"):
+        assert led[term] == 0
+    aux_w = sakura.auxiliary.power_w
+    assert led["aux"] == pytest.approx(aux_w * duration_s * WH_PER_J, rel=1e-12)
+    current_a = pack_current_a(sakura, aux_w)
+    assert led["battery_loss"] == pytest.approx(current_a**2 * sakura.battery.resistance_ohm * duration_s * WH_PER_J,
+                                                rel=1e-9)
+    assert led["battery_chemical"] == pytest.approx(led["aux"] + led["battery_loss"], rel=1e-12)
+    assert result.distance_km == 0 and result.range_km == 0
+
+
+# ---- trace misses and regeneration ----------------------------------------------------------------
+def test_underpowered_car_reports_missed_seconds_and_shortfall(sakura):
+    peak_kw = 10.0
+    weak = simulate(with_(sakura, motor={"peak_power_kw": peak_kw}), load_cycle("udds"))
+    full = simulate(sakura, load_cycle("udds"))
+    assert full.trace_miss_s == 0 and full.shortfall_wh == 0
+    assert weak.trace_miss_steps > 0 and weak.trace_miss_s == pytest.approx(weak.trace_miss_steps)  # 1 Hz
+    assert weak.motor_power_w.max() <= peak_kw * 1000 * (1 + 1e-12)
+    # The shortfall is what the trace asked at the wheel minus what the weak car delivered.
+    delivered_wheel_w = np.where(weak.motor_power_w > 0, weak.motor_power_w * sakura.driveline.efficiency, 0)
+    asked_wheel_w = np.maximum(weak.wheel_power_w, 0)
+    assert weak.shortfall_wh == pytest.approx(float(np.sum((asked_wheel_w - delivered_wheel_w) * weak.dt_s)) * WH_PER_J)
+
+
+def test_torque_limit_caps_low_speed_acceleration(sakura):
+    # 0 -> 36 km/h in 2 s needs ~6 kN at the wheel; 195 N m x 9 / 0.28 m gives ~6.3 kN at the motor,
+    # so the (power-rich) car is torque-limited on the first steps.
+    steep = trace([0.0, 1.0, 2.0, 3.0], [0.0, 5.0, 10.0, 10.0])
+    result = simulate(with_(sakura, load={"payload_kg": 900.0}), steep)
+    torque_limit_w = (sakura.motor.peak_torque_nm * sakura.driveline.gear_ratio / sakura.body.wheel_radius_m
+                      * np.array([2.5, 7.5]))
+    assert result.trace_miss_steps >= 1
+    assert np.all(result.motor_power_w[:2] <= torque_limit_w * (1 + 1e-12))
+
+
+def test_regen_fades_to_zero_at_low_speed_and_is_full_above(sakura):
+    # Gentle 0.5 m/s2 stop from 60 km/h: braking power is small, so neither power limit binds.
+    v0 = 60 / 3.6
+    t = np.arange(0.0, v0 / 0.5 + 1e-9, 0.5)
+    result = simulate(sakura, trace(t, np.maximum(v0 - 0.5 * t, 0.0)))
+    v_avg = result.distance_m / result.dt_s
+    braking = result.wheel_power_w < 0
+    zero_mps, full_mps = sakura.regen.zero_speed_kmh / 3.6, sakura.regen.full_speed_kmh / 3.6
+    low, high = braking & (v_avg <= zero_mps), braking & (v_avg >= full_mps)
+    assert low.any() and high.any()
+    assert np.all(result.motor_power_w[low] == 0)
+    eta_d = sakura.driveline.efficiency
+    expected_shaft_w = sakura.regen.max_fraction * -result.wheel_power_w[high] * eta_d
+    assert -result.motor_power_w[high] == pytest.approx(expected_shaft_w, rel=1e-12)
+    mid = braking & (v_avg > zero_mps) & (v_avg < full_mps)
+    share = -result.motor_power_w[mid] / eta_d / -result.wheel_power_w[mid]
+    assert np.all(np.diff(share) < 0)  # slowing down: the share falls...
+    assert np.all((share > 0) & (share < sakura.regen.max_fraction))  # ...between zero and full
+
+
+def test_regen_is_limited_by_motor_power(sakura):
+    # 120 -> 0 km/h in 6 s with a 1.6 t car: ~150 kW of braking, three times the motor's 47 kW.
+    result = simulate(with_(sakura, load={"payload_kg": 500.0}),
+                      trace(np.arange(0.0, 7.0), [120 / 3.6 * (1 - min(i, 6) / 6) for i in range(7)]))
+    peak_w = sakura.motor.peak_power_kw * 1000
+    assert -result.motor_power_w.min() == pytest.approx(peak_w, rel=1e-12)
+    assert np.all(-result.motor_power_w <= peak_w * (1 + 1e-12))
+    assert result.ledger_wh["friction_brake"] > 0
+    assert_ledger_closes(result)
+
+
+def cell_car(v, max_discharge_c, max_charge_c):
+    """`v` with a 96s2p pack of 28 Ah NMC cells (20 kWh class) and the given C-rate limits."""
+    cell = Cell(id="t", chemistry="nmc", capacity_ah=28.0, nominal_voltage_v=3.65, min_voltage_v=3.0,
+                max_voltage_v=4.2, internal_resistance_mohm=1.5, max_discharge_c=max_discharge_c,
+                max_charge_c=max_charge_c)
+    return with_(v, battery={"series": 96, "parallel": 2, "cell": cell, "nominal_voltage_v": 96 * 3.65,
+                             "energy_kwh": 96 * 2 * 28 * 3.65 / 1000})
+
+
+def test_pack_current_limits_hold_exactly(sakura):
+    car = cell_car(sakura, max_discharge_c=1.0, max_charge_c=0.5)  # 56 A out, 28 A in
+    result = simulate(car, load_cycle("us06"))
+    max_dis_a, max_chg_a = car.battery.max_discharge_current_a, car.battery.max_charge_current_a
+    assert result.trace_miss_s > 0
+    assert result.battery_current_a.max() == pytest.approx(max_dis_a, rel=1e-9)
+    assert -result.battery_current_a.min() == pytest.approx(max_chg_a, rel=1e-9)
+    assert result.battery_current_a.max() <= max_dis_a * (1 + 1e-9)
+    assert -result.battery_current_a.min() <= max_chg_a * (1 + 1e-9)
+    assert_ledger_closes(result)
+
+
+# ---- range: cycles repeated until the usable energy is spent --------------------------------------
+def test_drive_to_empty_stops_at_the_first_crossing():
+    # One cycle: 50 Wh at 1 km, peak 110 Wh at 2 km, regen back to 100 Wh at 3 km. With 505 Wh usable
+    # the 5th cycle would peak at 4 x 100 + 110 = 510 Wh: the pack is empty inside it, not in a 6th.
+    cum_wh, cum_km = np.array([50.0, 110.0, 100.0]), np.array([1.0, 2.0, 3.0])
+    expected_km = 4 * 3.0 + 1.0 + (505 - 400 - 50) / (110 - 50) * 1.0
+    assert drive_to_empty_km(cum_wh, cum_km, 505.0) == pytest.approx(expected_km)
+    # 400 Wh: the 4th cycle peaks at 410 Wh, so 3 whole cycles, then empty inside the 4th.
+    assert drive_to_empty_km(cum_wh, cum_km, 400.0) == pytest.approx(3 * 3.0 + 1.0 + (400 - 300 - 50) / 60)
+    assert drive_to_empty_km(cum_wh, cum_km, 520.0) == pytest.approx(5 * 3.0 + 20 / 50)  # the 5th just fits
+    assert drive_to_empty_km(cum_wh, cum_km, 30.0) == pytest.approx(30 / 50)
+
+
+@pytest.mark.parametrize("cycle", ["udds", "wltc_jp"])
+def test_range_equals_brute_force_over_repeated_cycles(sakura, cycle):
+    one = load_cycle(cycle)
+    result = simulate(sakura, one)
+    copies = math.ceil(result.range_km / one.distance_km) + 1
+    long = simulate(sakura, concatenate([one] * copies, "repeated"))
+    cum_wh = np.cumsum(long.chemical_power_w * long.dt_s) * WH_PER_J
+    cum_km = np.cumsum(long.distance_m) / 1000
+    i = int(np.argmax(cum_wh >= sakura.battery.usable_energy_wh))
+    frac = (sakura.battery.usable_energy_wh - cum_wh[i - 1]) / (cum_wh[i] - cum_wh[i - 1])
+    assert result.range_km == pytest.approx(cum_km[i - 1] + frac * (cum_km[i] - cum_km[i - 1]), rel=1e-9)
+
+
+# ---- property: the ledger closes for any trace and any car ----------------------------------------
+@st.composite
+def random_runs(draw):
+    n = draw(st.integers(3, 60))
+    dt = draw(st.lists(st.floats(0.2, 3.0), min_size=n - 1, max_size=n - 1))
+    speed = draw(st.lists(st.floats(0.0, 40.0), min_size=n, max_size=n))
+    grade = draw(st.lists(st.floats(-10.0, 10.0), min_size=n, max_size=n))
+    changes = {
+        "body": {"curb_mass_kg": draw(st.floats(400, 2500)), "drag_coefficient": draw(st.floats(0.2, 0.6))},
+        "motor": {"peak_power_kw": draw(st.floats(3, 150))},
+        "regen": {"max_fraction": draw(st.floats(0, 1))},
+        "auxiliary": {"power_w": draw(st.floats(0, 2000))},
+    }
+    return np.concatenate([[0.0], np.cumsum(dt)]), np.array(speed), np.array(grade), changes
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(random_runs())
+def test_ledger_closes_for_random_traces_and_cars(sakura, run):
+    t, speed, grade, changes = run
+    car = with_(sakura, **changes)
+    result = simulate(car, Cycle("random", t, speed, grade))
+    assert_ledger_closes(result, rel=1e-9)
+    led = result.ledger_wh
+    for term in LOSS_TERMS:
+        assert led[term] >= -1e-9, term
+    assert result.shortfall_wh >= 0
+    assert result.motor_power_w.max() <= car.motor.peak_power_kw * 1000 * (1 + 1e-9)
+    assert -result.motor_power_w.min() <= car.motor.peak_power_kw * 1000 * (1 + 1e-9)
