@@ -8,7 +8,7 @@ from hil.bms_config import load_bms_config
 from hil.device.device import MAX_SERIES, Device
 from hil.framing import FrameDecoder, cobs_encode, crc16
 from hil.pack_setup import pack_setup
-from hil.protocol import (WINDOW, Ack, Configure, Fault, FaultFlag, Hello, HelloAck, MsgType, Nack, NackReason,
+from hil.protocol import (WINDOW, Ack, Fault, FaultFlag, Hello, HelloAck, MsgType, Nack, NackReason,
                           OcvTable, Reset, Status, Step, Stop, Telemetry, decode)
 from optimizer.vehicle import load_vehicle
 
