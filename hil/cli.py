@@ -7,6 +7,7 @@ import argparse
 import importlib
 
 HIL_MODULES: list[str] = [
+    "hil.emulate_cli",
 ]
 
 
