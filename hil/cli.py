@@ -7,6 +7,9 @@ import argparse
 import importlib
 
 HIL_MODULES: list[str] = [
+    "hil.run_cli",
+    "hil.ports_cli",
+    "hil.report_cli",
 ]
 
 
