@@ -4,7 +4,7 @@
  * same code runs on the emulated pack and on a board's sensors. */
 #include "kei_bms.h"
 
-#include <tgmath.h>
+#include "kei_math.h"
 
 #define R(x) ((kei_real_t)(x))
 #define SECONDS_PER_HOUR R(3600)
@@ -66,7 +66,7 @@ int kei_bms_update(kei_bms_t *b, const kei_params_t *p, const kei_meas_t *m, kei
 
     /* SOC estimate: the counter sees the current through the sensor's gain error */
     b->soc_est -= i_a * p->current_sensor_gain * dt_s / (SECONDS_PER_HOUR * p->q_t_ah);
-    if (fabs(i_a) < p->rest_current_a) {
+    if (kei_abs(i_a) < p->rest_current_a) {
         b->rest_s += dt_s;
     } else {
         b->rest_s = 0;
@@ -118,6 +118,6 @@ void kei_bms_allowed(const kei_bms_t *b, const kei_params_t *p, const kei_meas_t
     vmin_nl = m->v_w_v <= m->v_t_v ? m->v_w_v + m->current_a * p->r0_w_ohm : m->v_t_v + m->current_a * p->r0_t_ohm;
     vmax_nl = m->v_w_v >= m->v_t_v ? m->v_w_v + m->current_a * p->r0_w_ohm : m->v_t_v + m->current_a * p->r0_t_ohm;
     f_temp = clamp01((p->temp_max_c - m->temperature_c) / (p->temp_max_c - p->temp_derate_c));
-    *discharge_a = p->max_discharge_a * fmin(f_temp, clamp01((vmin_nl - p->cell_uv_v) / p->derate_window_v));
-    *charge_a = p->max_charge_a * fmin(f_temp, clamp01((p->cell_ov_v - vmax_nl) / p->derate_window_v));
+    *discharge_a = p->max_discharge_a * kei_min(f_temp, clamp01((vmin_nl - p->cell_uv_v) / p->derate_window_v));
+    *charge_a = p->max_charge_a * kei_min(f_temp, clamp01((p->cell_ov_v - vmax_nl) / p->derate_window_v));
 }

@@ -2,7 +2,7 @@
  * them once (bms_model.md "Pack structure"). */
 #include "kei_bms.h"
 
-#include <tgmath.h>
+#include "kei_math.h"
 
 #define R(x) ((kei_real_t)(x))
 

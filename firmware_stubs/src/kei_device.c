@@ -3,8 +3,9 @@
  * of the step on which a protection latched. */
 #include "kei_bms.h"
 
+#include "kei_math.h"
+
 #include <string.h>
-#include <tgmath.h>
 
 #define R(x) ((kei_real_t)(x))
 #define MAX_DT_S 60.0f /* protocol.md: STEP dt_s in (0, 60] */
@@ -111,8 +112,8 @@ void kei_device_telemetry(const kei_device_t *dev, kei_telemetry_t *t)
     t->pack_current_a = (float)dev->meas.current_a;
     t->soc_estimate = (float)dev->bms.soc_est;
     t->soc_true = (float)dev->meas.soc_t;
-    t->cell_v_min_v = (float)fmin(dev->meas.v_t_v, dev->meas.v_w_v);
-    t->cell_v_max_v = (float)fmax(dev->meas.v_t_v, dev->meas.v_w_v);
+    t->cell_v_min_v = (float)kei_min(dev->meas.v_t_v, dev->meas.v_w_v);
+    t->cell_v_max_v = (float)kei_max(dev->meas.v_t_v, dev->meas.v_w_v);
     t->temperature_c = (float)dev->meas.temperature_c;
     t->allowed_discharge_a = (float)discharge_a;
     t->allowed_charge_a = (float)charge_a;

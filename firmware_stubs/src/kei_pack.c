@@ -4,7 +4,7 @@
  * Cortex-M4F has a single-precision FPU only). */
 #include "kei_bms.h"
 
-#include <tgmath.h>
+#include "kei_math.h"
 
 #define R(x) ((kei_real_t)(x))
 #define SECONDS_PER_HOUR R(3600)
@@ -50,7 +50,7 @@ kei_real_t kei_pack_current_for_power(const kei_pack_t *s, const kei_params_t *p
     if (disc < 0) {
         return e_v / (R(2) * r_ohm); /* beyond the pack's maximum power: deliver that maximum */
     }
-    denom = e_v + sqrt(disc);
+    denom = e_v + kei_sqrt(disc);
     return denom > 0 ? R(2) * power_w / denom : R(0);
 }
 
@@ -72,7 +72,7 @@ void kei_pack_measure(const kei_pack_t *s, const kei_params_t *p, kei_real_t cur
 
 void kei_pack_step(kei_pack_t *s, const kei_params_t *p, kei_real_t dt_s, kei_real_t current_a, kei_meas_t *m)
 {
-    const kei_real_t a = exp(-dt_s / p->tau1_s);
+    const kei_real_t a = kei_exp(-dt_s / p->tau1_s);
     const kei_real_t typical = R(p->series - 1u);
     const kei_real_t heat_w = current_a * current_a
         * (typical * (p->r0_t_ohm + p->r1_t_ohm) + p->r0_w_ohm + p->r1_w_ohm);
