@@ -7,6 +7,7 @@ costs a few milliseconds.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ HOST_BINARY = BUILD_DIR / "kei_bms_host"
 ASAN_HOST_BINARY = BUILD_DIR / "asan" / "kei_bms_host"
 DEFAULT_PACK_CONFIG = FIRMWARE_DIR / "config" / "pack_config.h"
 MAKE_TIMEOUT_S = 600.0
+MAX_MAKE_JOBS = 4
 OUTPUT_TAIL_CHARS = 6000  # enough for the first compiler errors, short enough to read
 
 
@@ -34,7 +36,8 @@ def make(*targets: str, pack_config: str | Path | None = None, variables: dict[s
     if missing:
         raise FirmwareBuildError(f"cannot build {FIRMWARE_DIR}: {' and '.join(missing)} not found on PATH "
                                  "(the firmware stub needs a C99 compiler and make: e.g. apt-get install gcc make)")
-    cmd = ["make", "--no-print-directory", "-C", str(FIRMWARE_DIR), *targets]
+    jobs = min(os.cpu_count() or 1, MAX_MAKE_JOBS)
+    cmd = ["make", f"-j{jobs}", "--no-print-directory", "-C", str(FIRMWARE_DIR), *targets]
     if pack_config is not None:
         cmd.append(f"PACK_CONFIG={Path(pack_config).resolve()}")
     cmd += [f"{k}={v}" for k, v in (variables or {}).items()]

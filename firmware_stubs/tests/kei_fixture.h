@@ -74,7 +74,8 @@ static inline double fixture_ocv_v(double soc)
     return 3.0 + soc;
 }
 
-/* float accumulation over many steps vs the exact double answer */
+/* float accumulation over many steps vs the exact double answer (in a double build the fixture's
+ * values still pass through binary32, as CONFIGURE carries them: ~1e-8 relative) */
 #define TOL(single, dbl) (sizeof(kei_real_t) == sizeof(float) ? (single) : (dbl))
 
 #endif

@@ -165,9 +165,9 @@ static void test_derating(void)
     CHECK_NEAR(chg, 20.0 * (4.1 - (3.9 + 10 * r0_t)) / 0.2, 1e-4);
     /* at and below the threshold: zero, never negative */
     m.current_a = 0;
-    m.v_w_v = (kei_real_t)3.1;
+    m.v_w_v = p.cell_uv_v;
     kei_bms_allowed(&b, &p, &m, &dis, &chg);
-    CHECK_NEAR(dis, 0, 1e-5);
+    CHECK_NEAR(dis, 0, 0);
     m.v_w_v = (kei_real_t)2.9;
     kei_bms_allowed(&b, &p, &m, &dis, &chg);
     CHECK_NEAR(dis, 0, 0);

@@ -80,8 +80,8 @@ static void test_constant_current_drain(void)
     for (k = 0; k < steps; k++) {
         kei_pack_step(&s, &p, (kei_real_t)dt_s, (kei_real_t)current_a, &m);
     }
-    CHECK_NEAR(s.soc_t, 0.8 - ah / (FX_CAPACITY_AH * FX_PARALLEL), TOL(1e-4, 1e-9));
-    CHECK_NEAR(s.soc_w, 0.8 - ah / (FX_CAPACITY_AH * FX_PARALLEL * (1 - FX_SPREAD)), TOL(1e-4, 1e-9));
+    CHECK_NEAR(s.soc_t, 0.8 - ah / (FX_CAPACITY_AH * FX_PARALLEL), TOL(1e-4, 1e-7));
+    CHECK_NEAR(s.soc_w, 0.8 - ah / (FX_CAPACITY_AH * FX_PARALLEL * (1 - FX_SPREAD)), TOL(1e-4, 1e-7));
     /* SOC is never clamped: keep going past empty */
     for (k = 0; k < steps; k++) {
         kei_pack_step(&s, &p, (kei_real_t)dt_s, (kei_real_t)current_a, &m);
