@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from firmware_support import BUILDS, C_TESTS, build_all
-from hil.firmware_build import FIRMWARE_DIR, make
+from hil.firmware_build import FIRMWARE_DIR, FirmwareBuildError, make
 
 SUMMARY = re.compile(r"^(test_\w+): (\d+) passed, (\d+) failed$", re.M)
 FUZZ_INPUTS = 200_000          # a few seconds under the sanitizers; docs/firmware.md has the long runs
@@ -64,3 +64,9 @@ def test_core_fits_a_small_mcu():
         assert int(data) == 0 and int(bss) == 0, "the core must keep no static state\n" + out
     ram = int(re.search(r"sizeof\(kei_device_t\) = (\d+) bytes", out).group(1))
     assert ram < RAM_LIMIT_BYTES, out
+
+
+def test_failed_build_reports_the_compiler_output(tmp_path):
+    # a compile-time option out of range: the header's #error must reach the caller verbatim
+    with pytest.raises(FirmwareBuildError, match="KEI_MAX_BODY must hold the largest message"):
+        make("all", variables={"BUILD": str(tmp_path / "bad"), "VARIANT_FLAGS": "-DKEI_MAX_BODY=10"})
