@@ -2,7 +2,7 @@
  * kei_bms.h: the BMS side of the kei bench protocol (docs/protocol.md) in portable C99.
  *
  * The core (src/kei_*.c) uses no dynamic memory, no OS call and no global state: everything lives
- * in a kei_device_t the caller owns (about 1.5 KiB with the defaults). The hardware boundary is
+ * in a kei_device_t the caller owns (1600 bytes with the defaults). The hardware boundary is
  * kei_io_t: a UART write callback, a millisecond tick and, on a real board, a measurement callback,
  * all taking an opaque context pointer (nanopb style). Feed received bytes one at a time to
  * kei_device_feed(); answers go out through io.write.
@@ -22,7 +22,7 @@
  *   KEI_DEVICE_KIND  HELLO_ACK device_kind: 1 = C firmware stub (default), 2 = hardware.
  *   KEI_FIRMWARE_NAME HELLO_ACK firmware name, at most 6 ASCII characters (default "kei-c").
  *
- * The core needs <math.h> (exp, sqrt, through <tgmath.h>) and <string.h> (memcpy, memset).
+ * The core needs libm's expf and sqrtf (exp and sqrt with KEI_REAL double) and memcpy, memset.
  */
 #ifndef KEI_BMS_H
 #define KEI_BMS_H

@@ -63,7 +63,8 @@ static void clear_cache(kei_device_t *dev)
     }
 }
 
-/* The state at rest after CONFIGURE or RESET 0: I = 0, RC voltages 0, group voltages = OCV. */
+/* Parameters and measurement from the present state (after CONFIGURE or RESET 0: at rest, I = 0,
+ * RC voltages 0, so the group voltages are the OCV), once both configuration messages are in. */
 static void remeasure(kei_device_t *dev)
 {
     if (kei_device_configured(dev)) {
