@@ -60,7 +60,7 @@ def generic_cell(vehicle: Vehicle, chem: ChemistryConfig) -> tuple[Cell, int, in
 
 
 def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicle>", seq: int = 0) -> PackSetup:
-    """The messages for a fresh run (full pack at `[start] soc`, ambient temperature, last_seq 0).
+    """The messages for a fresh run (the pack at bms.toml `[start] soc`, ambient temperature, last_seq 0).
 
     Raises ConfigError naming the vehicle file or bms.toml when the two do not make a valid pack.
     """
@@ -80,7 +80,8 @@ def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicl
     mismatch = chem.mean_ocv_v / cell.nominal_voltage_v - 1.0
     if abs(mismatch) > 0.02:
         notes.append(f"the {chem.name} OCV table's mean {chem.mean_ocv_v:.3f} V differs from the cell's nominal "
-                     f"{cell.nominal_voltage_v:.3f} V by {100 * mismatch:+.1f} %: the emulated pack holds that much more energy")
+                     f"{cell.nominal_voltage_v:.3f} V by {100 * mismatch:+.1f} %: the emulated pack holds about that much "
+                     "more energy than the file states (less if negative)")
     uv_v = cell.min_voltage_v + chem.uv_margin_v
     ov_v = cell.max_voltage_v + chem.ov_margin_v
     if uv_v >= ov_v:
@@ -95,7 +96,7 @@ def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicl
         seq=seq, series=series, parallel=parallel, chemistry=code, flags=0,
         capacity_ah=cell.capacity_ah,
         r0_ohm=dcir_ohm * cm["r0_share_of_dcir"], r1_ohm=dcir_ohm * cm["r1_share_of_dcir"], tau1_s=cm["tau1_s"],
-        capacity_spread=knobs["capacity_spread"] if series > 1 else 0.0,
+        capacity_spread=knobs["capacity_spread"] if series > 1 else 0.0,  # one group has no weaker sibling
         cell_uv_v=uv_v, cell_ov_v=ov_v, derate_window_v=chem.derate_window_v,
         max_discharge_a=cell.capacity_ah * cell.max_discharge_c * parallel,
         max_charge_a=cell.capacity_ah * cell.max_charge_c * parallel,

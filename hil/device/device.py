@@ -12,9 +12,10 @@ import math
 import random
 import struct
 
-from ..framing import FrameDecoder, decode_frame, encode_frame
-from ..protocol import (PROTOCOL_VERSION, WINDOW, Ack, Configure, DeviceKind, Fault, HelloAck, MessageError, MsgType,
-                        Nack, NackReason, OcvTable, ResetWhat, Telemetry, configure_errors, decode, ocv_table_errors)
+from ..framing import FrameDecoder, encode_frame
+from ..protocol import (HEADER, PROTOCOL_VERSION, WINDOW, Ack, Configure, DeviceKind, Fault, HelloAck, MessageError,
+                        MsgType, Nack, NackReason, OcvTable, ResetWhat, Step, Telemetry, configure_errors, decode,
+                        ocv_table_errors)
 from .bms import Bms
 
 MAX_SERIES = 1024          # the emulator's limit on `series` (HELLO_ACK max_series); any u16 would do
@@ -22,8 +23,9 @@ FIRMWARE = "kei-py"
 MAX_DT_S = 60.0            # protocol.md: STEP dt_s in (0, 60]
 SEQ_MOD = 1 << 16
 _STEP = int(MsgType.STEP)
-_STEP_BODY = struct.Struct("<BHfBf")           # the hot path: a STEP body decoded without a dataclass
-_TELEMETRY_BODY = struct.Struct("<BHI11fHBB")
+# The hot path packs and unpacks whole bodies with one struct each, without message dataclasses.
+_STEP_BODY = struct.Struct(HEADER.format + Step.PAYLOAD.format.lstrip("<"))
+_TELEMETRY_BODY = struct.Struct(HEADER.format + Telemetry.PAYLOAD.format.lstrip("<"))
 _TELEMETRY = int(MsgType.TELEMETRY)
 _VALID_MODES = (0, 1)
 F32_MAX = 3.4028234663852886e38
@@ -162,10 +164,6 @@ class Device:
         expected = (self.bms.last_seq + 1) % SEQ_MOD if self.bms is not None else 1
         out.append(Nack(seq, rejected, reason, expected).frame())
         self.counters["nacks"] += 1
-
-    def telemetry(self) -> Telemetry:
-        """The current state as a Telemetry message (what STATUS answers); for tests and logs."""
-        return decode(decode_frame(self._telemetry_frame(self.bms.last_seq)[:-1]))
 
 
 def _f32(x: float) -> float:

@@ -12,7 +12,7 @@ from typing import Sequence
 from ..protocol import Configure, FaultGroup
 
 SECONDS_PER_HOUR = 3600.0
-V_PER_MV = 1e-3
+MV_PER_V = 1000.0
 TYPICAL, WEAKEST = int(FaultGroup.TYPICAL), int(FaultGroup.WEAKEST)
 
 
@@ -22,7 +22,7 @@ class OcvCurve:
     __slots__ = ("v", "segments", "soc_step")
 
     def __init__(self, ocv_mv: Sequence[int]):
-        self.v = [m * V_PER_MV for m in ocv_mv]
+        self.v = [m / MV_PER_V for m in ocv_mv]
         self.segments = len(self.v) - 1
         self.soc_step = 1.0 / self.segments
 
