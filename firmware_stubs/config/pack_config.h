@@ -37,13 +37,13 @@
     .ocv_gain = 1.0f, \
     .ocv_min_slope_v = 0.25f, \
     .current_sensor_gain = 1.01f, \
-    .soc_true = 0.97f, \
-    .soc_estimate = 0.97f, \
+    .soc_true = 0.95f, \
+    .soc_estimate = 0.95f, \
     .temperature_c = 25.0f, \
     .energy_out_wh = 0.0f, \
     .last_seq = 0u, \
     .step_count = 0u, \
-    .soc_weak_true = 0.97f, \
+    .soc_weak_true = 0.95f, \
 }
 
 /* open-circuit cell voltage in mV at SOC 0, 5, ..., 100 % */
