@@ -101,14 +101,15 @@ def c_answers(msgs: list[P.Message], build: str) -> list[P.Message]:
     return out
 
 
-# binary32 (C, default build) against binary64 (Python) over ~3100 steps, reported in binary32: about
-# ten times the largest differences seen (pack voltage 1.4e-3 V, SOC 3e-6, energy 0.012 Wh, ...).
-# In the derating window an allowed current moves max_discharge_a / derate_window_v = 1716 A per V
-# of cell voltage, so its binary32 noise is ~0.01 A; the double build below is the sharp check.
+# binary32 (C, default build) against binary64 (Python) over ~3100 steps, reported in binary32. The
+# SOC states drift apart by a few 1e-6 (tolerance 3e-5); near empty the OCV table's slope (up to
+# 16 V per unit SOC on NMC) turns that into cell voltage (5e-4 V), pack voltage (x series: 0.05 V) and,
+# in the derating window, allowed current (max_discharge_a / derate_window_v = 1716 A per V: 1 A).
+# Seen: 2.3e-3 V, 3.1e-5 V, 4.5e-6, 0.053 A. The double build below is the sharp check.
 TOLERANCES = {
-    "pack_voltage_v": 0.015, "pack_current_a": 0.005, "cell_v_min_v": 1e-4, "cell_v_max_v": 1.5e-4,
+    "pack_voltage_v": 0.05, "pack_current_a": 0.005, "cell_v_min_v": 5e-4, "cell_v_max_v": 5e-4,
     "soc_estimate": 3e-5, "soc_true": 3e-5, "soc_weak_true": 3e-5, "temperature_c": 1e-3,
-    "allowed_discharge_a": 0.1, "allowed_charge_a": 0.1, "energy_out_wh": 0.2, "value": 1e-3,
+    "allowed_discharge_a": 1.0, "allowed_charge_a": 1.0, "energy_out_wh": 0.2, "value": 5e-4,
 }
 
 
