@@ -32,6 +32,15 @@ class LinkError(BenchError):
     """The serial link failed: the port cannot be opened, or it went away (a pulled cable)."""
 
 
+class LinkLost(LinkError):
+    """The port went away while in use (a pulled cable, the far end of a pty closed, a TCP reset).
+    The session may reopen it and carry on; `port` names it."""
+
+    def __init__(self, port: str, message: str):
+        self.port = port
+        super().__init__(f"{port}: link lost: {message}")
+
+
 class LinkTimeout(LinkError):
     """The device did not answer in time, after all retries."""
 
@@ -43,3 +52,11 @@ class DeviceFault(BenchError):
 
 class LogError(BenchError):
     """A session log is missing, unreadable or inconsistent (names the file and line)."""
+
+
+class FaultSpecError(BenchError):
+    """An `--inject` fault specification that cannot be parsed; names the bad part."""
+
+    def __init__(self, part: str, message: str):
+        self.part = part
+        super().__init__(f"--inject: bad part {part!r}: {message}")

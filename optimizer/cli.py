@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = [
 # Subcommands owned by hil/: name -> (module with main(argv) -> int, help).
 DELEGATED = {
     "hil": ("hil.cli", "the HIL bench: stream a design to a BMS and measure its range"),
+    "firmware": ("hil.firmware_cli", "the C firmware stub: boot configuration from a design, build"),
 }
 
 

@@ -1,0 +1,85 @@
+"""`kei firmware ...`: the C firmware stub's commands (docs/firmware.md).
+
+    kei firmware config DESIGN [--bms FILE] [-o FILE]    pack_config.h for DESIGN, on stdout or to FILE
+    kei firmware build [--design DESIGN | --pack-config FILE] [--asan]
+                                                         build firmware_stubs/build/kei_bms_host
+
+`optimizer.cli` hands `kei firmware ...` to `main` here (DELEGATED); errors propagate to it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from optimizer.paths import PROJECT_DIR
+from optimizer.vehicle import load_vehicle
+
+from .bms_config import BMS_CONFIG_FILE, load_bms_config
+from .firmware_build import BUILD_DIR, FIRMWARE_DIR, ensure_host_binary
+from .firmware_config import pack_config_header
+from .pack_setup import pack_setup
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kei firmware", description="The C firmware stub (firmware_stubs/): "
+                                     "its boot configuration and its build.")
+    sub = parser.add_subparsers(dest="firmware_command", metavar="FIRMWARE_COMMAND")
+    sub.required = True
+    p = sub.add_parser("config", help="print the pack_config.h of a design (the stub's boot configuration)",
+                       description="Derive the pack (series, parallel, cell limits, capacity, resistances, BMS "
+                       "calibration, OCV table) from a design or vehicle file and configs/bms.toml, exactly as the "
+                       "bench's CONFIGURE and OCV_TABLE messages would carry it, and print it as a C header. "
+                       "Build it in with: make -C firmware_stubs PACK_CONFIG=FILE.")
+    p.add_argument("design", metavar="DESIGN", help="design or vehicle TOML file")
+    p.add_argument("--bms", default=str(BMS_CONFIG_FILE), metavar="FILE", help="BMS defaults (default: %(default)s)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the header here instead of stdout")
+    p.set_defaults(func=run_config)
+    b = sub.add_parser("build", help="build firmware_stubs/build/kei_bms_host (make -C firmware_stubs)",
+                       description="Build the stub's host program with make (incremental). Without options it "
+                       "boots with the committed firmware_stubs/config/pack_config.h.")
+    src = b.add_mutually_exclusive_group()
+    src.add_argument("--design", metavar="DESIGN", help="boot configuration generated from this design file")
+    src.add_argument("--pack-config", metavar="FILE", help="boot configuration header to compile in")
+    b.add_argument("--bms", default=str(BMS_CONFIG_FILE), metavar="FILE", help="BMS defaults for --design")
+    b.add_argument("--asan", action="store_true", help="the AddressSanitizer + UBSan build (build/asan/)")
+    b.set_defaults(func=run_build)
+    return parser
+
+
+def _shown(path: str) -> str:
+    """A path as the header names it: relative to the project when inside it (no machine paths)."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(PROJECT_DIR)) if resolved.is_relative_to(PROJECT_DIR) else str(path)
+
+
+def header_for(design: str, bms: str) -> str:
+    setup = pack_setup(load_vehicle(design), load_bms_config(bms), vehicle_file=design)
+    return pack_config_header(setup, design_file=_shown(design), bms_file=_shown(bms))
+
+
+def run_config(args: argparse.Namespace) -> int:
+    text = header_for(args.design, args.bms)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"kei firmware config: wrote {args.output}; build it in with "
+              f"make -C {FIRMWARE_DIR} PACK_CONFIG={Path(args.output).resolve()}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    pack_config = args.pack_config
+    if args.design:
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        pack_config = BUILD_DIR / "design_pack_config.h"
+        pack_config.write_text(header_for(args.design, args.bms))
+    binary = ensure_host_binary(asan=args.asan, pack_config=pack_config)
+    print(binary)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
