@@ -23,10 +23,11 @@ SESSION_FIELDS = (
 )
 LINK_FIELDS = (
     Field("baudrate", int, "bit/s", "UART rate (ignored by ptys and TCP)", min=300, max=10_000_000),
-    Field("answer_timeout_s", float, "s", "wait for the oldest step's answer (plus the window's line time)", min=0.01, max=60),
+    Field("answer_timeout_s", float, "s", "longest wait for an answer (plus the window's line time)", min=0.01, max=60),
+    Field("min_answer_timeout_s", float, "s", "floor of the adaptive answer timeout", min=0.001, max=60),
+    Field("dead_link_s", float, "s", "no progress this long: the link is dead", min=0.1, max=3600),
     Field("hello_retries", int, "-", "HELLO tries", min=1, max=1000),
     Field("request_retries", int, "-", "tries for other requests", min=1, max=1000),
-    Field("max_consecutive_timeouts", int, "-", "go-back rounds without progress before giving up", min=1),
     Field("reconnect_interval_s", float, "s", "retry period while a lost port comes back", min=0.01, max=60),
     Field("reconnect_timeout_s", float, "s", "give up on a lost port after this", min=0.0, max=86400),
     Field("write_timeout_s", float, "s", "a write blocked this long is an error", min=0.1, max=600),
@@ -56,9 +57,10 @@ class SessionSettings:
 class LinkSettings:
     baudrate: int
     answer_timeout_s: float
+    min_answer_timeout_s: float
+    dead_link_s: float
     hello_retries: int
     request_retries: int
-    max_consecutive_timeouts: int
     reconnect_interval_s: float
     reconnect_timeout_s: float
     write_timeout_s: float

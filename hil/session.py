@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 
 from .bench_config import BenchConfig
@@ -33,6 +32,7 @@ from .protocol import (PROTOCOL_VERSION, Ack, Configure, Fault, Hello, HelloAck,
                        OcvTable, Status, Step, StepMode, Stop, Telemetry, decode)
 from .pack_setup import restore_configure
 from .session_log import SEQ_MOD, LogWriter, format_row
+from .window import RetransmitTimer, SendWindow
 
 STEP_WIRE_BYTES = 16        # protocol.md section 5: a STEP frame on the wire
 TELEMETRY_WIRE_BYTES = 59   # ... and its TELEMETRY answer
@@ -48,8 +48,7 @@ class _DeviceReset(Exception):
 @dataclass
 class LinkStats:
     frames_sent: int = 0        # every frame written, retransmissions included
-    frames_retried: int = 0     # STEP retransmissions (go-back-N)
-    go_backs: int = 0
+    frames_retried: int = 0     # STEP retransmissions (after a loss was seen, or a timeout)
     timeouts: int = 0
     nacks: int = 0
     stale_answers: int = 0      # answers to frames already answered (after a go-back)
@@ -132,6 +131,7 @@ class Session:
                     return self.end
                 except LinkLost as err:
                     self.stats.reconnects += 1
+                    self._stats_event(force=True)
                     self.log.event("link_lost", step=self.logged, error=str(err))
                     self.log.flush()
                     transport = self.conn.reconnect()
@@ -323,7 +323,7 @@ class Session:
         link = self.cfg.link
         window = self.window
         line_time = window * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
-        timeout = link.answer_timeout_s + line_time
+        rto = RetransmitTimer(link.min_answer_timeout_s, link.answer_timeout_s + line_time)
         base = self.logged + 1             # oldest step without logged telemetry
         nxt = base                         # next step to send for the first time
         self._plan_speed = self.car_speed
@@ -331,13 +331,11 @@ class Session:
         self._plan_time = self.time_s
         plans: dict[int, tuple] = {}       # step -> (plan, frame), sent and not yet logged
         answers: dict[int, Telemetry] = {}
-        fifo: deque = deque()              # (step, transmission id) in the order written
-        tx_id = 0
-        goback_tx = 0                      # transmissions before this one were made before the last go-back
-        timer = time.monotonic()
-        no_progress = 0
+        flight = SendWindow()
+        timer = time.monotonic()           # restarted on progress and on resends; expired: resend all
+        progress_at = timer
         pacer, unpaced = self.pacer, self.pacer.unpaced
-        stats = self.stats
+        stats, log = self.stats, self.log
 
         while True:
             # 1. send new steps (the window allows, the pace allows)
@@ -350,8 +348,7 @@ class Session:
                 plan, frame = self._plan(nxt, source)
                 plans[nxt] = (plan, frame)
                 out.append(frame)
-                tx_id += 1
-                fifo.append((nxt, tx_id))
+                flight.sent(nxt, now)
                 nxt += 1
             if out:
                 if base == nxt - len(out):
@@ -360,52 +357,51 @@ class Session:
                 stats.frames_sent += len(out)
 
             # 2. wait for answers, the oldest step's timeout or the next step's deadline
-            wait = timer + timeout - now if base < nxt else timeout
+            wait = timer + rto.timeout_s - now if base < nxt else rto.ceiling_s
             if not unpaced and nxt < base + window:
                 wait = min(wait, pacer.deadline(self._plan_time) - now)
             data = transport.read(max(wait, 0.0))
 
-            # 3. answers
-            goback = False
+            # 3. answers; transmissions an answer skipped were lost: resend them now
+            resend: list[int] = []
             if data:
+                now = time.monotonic()
                 for body in self.decoder.feed(data):
                     try:
                         msg = decode(body)
                     except MessageError as err:
                         stats.bad_messages += 1
-                        self.log.event("bad_message", step=base, error=str(err))
+                        log.event("bad_message", step=base, error=str(err))
                         continue
+                    off = (msg.seq - base) % SEQ_MOD
+                    in_flight = off < nxt - base
                     if isinstance(msg, Telemetry):
-                        off = (msg.seq - base) % SEQ_MOD
-                        if off < nxt - base:
-                            g = base + off
-                            _match(fifo, g)
-                            if g not in answers:
-                                answers[g] = msg
+                        if in_flight:
+                            lost, rtt = flight.answered(base + off, True, now)
+                            resend += lost
+                            if rtt is not None:
+                                rto.sample(rtt)
+                            answers.setdefault(base + off, msg)
                         else:
                             stats.stale_answers += 1
                     elif isinstance(msg, Nack):
                         stats.nacks += 1
-                        if msg.reason == NackReason.OUT_OF_ORDER:
-                            off = (msg.seq - base) % SEQ_MOD
-                            tx = _match(fifo, base + off) if off < nxt - base else None
-                            if tx is not None and tx >= goback_tx:
-                                goback = True
-                            else:
-                                stats.stale_answers += 1
+                        if msg.reason == NackReason.OUT_OF_ORDER and in_flight:
+                            resend += flight.answered(base + off, False, now)[0]
                         elif msg.reason == NackReason.NOT_CONFIGURED:
                             raise _DeviceReset()
                         elif msg.reason == NackReason.BAD_VALUE:
-                            raise ProtocolError(f"{self.conn.port}: device refused step {base + (msg.seq - base) % SEQ_MOD}"
-                                                f" as BAD_VALUE (host bug or incompatible device)")
-                        # BAD_LENGTH / UNKNOWN_TYPE: our frame arrived damaged past the CRC; resent on timeout
+                            raise ProtocolError(f"{self.conn.port}: device refused step {base + off} as BAD_VALUE "
+                                                f"(host bug or incompatible device)")
+                        # BAD_LENGTH / UNKNOWN_TYPE: our frame was damaged past its CRC; the next
+                        # answer (or the timeout) shows it lost.
                     elif isinstance(msg, Fault):
-                        self.log.event("fault_frame", step=base + (msg.seq - base) % SEQ_MOD,
-                                       fault=fault_names(msg.fault), group=msg.group, value=msg.value)
+                        log.event("fault_frame", step=base + off, fault=fault_names(msg.fault), group=msg.group,
+                                  value=msg.value)
                     else:
                         stats.stale_answers += 1
 
-            # 4. log what is complete, in order
+            # 4. log what is complete, in order (before any further step is sent)
             if base in answers:
                 ready = []
                 while base in answers:
@@ -413,48 +409,37 @@ class Session:
                     ready.append((base, plan, answers.pop(base)))
                     base += 1
                 self._log_rows(ready)
-                timer = time.monotonic()
-                no_progress = 0
+                timer = progress_at = time.monotonic()
                 if self.end is not None:
                     overrun = nxt - 1 - self.logged
                     if overrun > 0:
-                        self.log.event("overrun", step=self.logged, steps=overrun,
-                                       note="steps in flight past the end: applied by the device, not counted")
+                        log.event("overrun", step=self.logged, steps=overrun,
+                                  note="steps in flight past the end: applied by the device, not counted")
                     return
                 self._stats_event()
 
-            # 5. go back: NACK after the last go-back, or no progress within the timeout
-            if not goback and base < nxt and time.monotonic() - timer > timeout:
+            # 5. no answer within the timeout (a lost frame nothing was sent after, a pause): resend
+            #    everything unanswered
+            now = time.monotonic()
+            if base < nxt and now - timer > rto.timeout_s:
+                if now - progress_at > link.dead_link_s:
+                    raise LinkTimeout(f"{self.conn.port}: no answer for step {base} in {now - progress_at:.1f} s")
                 stats.timeouts += 1
-                no_progress += 1
-                if no_progress > link.max_consecutive_timeouts:
-                    raise LinkTimeout(f"{self.conn.port}: no answer for step {base} after {no_progress} tries "
-                                      f"of {timeout:.2f} s")
-                goback = True
-            if goback and base < nxt:
-                resend = [plans[g][1] for g in range(base, nxt) if g not in answers]
-                goback_tx = tx_id + 1
-                for g in range(base, nxt):
-                    if g not in answers:
-                        tx_id += 1
-                        fifo.append((g, tx_id))
-                stats.go_backs += 1
-                stats.frames_retried += len(resend)
-                stats.frames_sent += len(resend)
-                self.log.event("go_back", step=base, frames=len(resend))
-                transport.write(b"\x00" + b"".join(resend))
-                timer = time.monotonic()
-
-
-def _match(fifo: deque, step: int):
-    """Transmission id answered by an answer for `step`: the oldest transmission of it (answers come
-    in order); older transmissions are dropped (lost or answered). None if not in flight."""
-    for idx, (g, tx) in enumerate(fifo):
-        if g == step:
-            for _ in range(idx + 1):
-                fifo.popleft()
-            return tx
-    return None
+                rto.backoff()
+                resend = list(range(base, nxt))
+                log.event("timeout", step=base, frames=sum(g not in answers for g in resend),
+                          next_timeout_s=round(rto.timeout_s, 4))
+            if resend:
+                frames = []
+                for g in dict.fromkeys(resend):  # unique, in order
+                    if g >= base and g not in answers:
+                        frames.append(plans[g][1])
+                        flight.sent(g, now)
+                if frames:
+                    stats.frames_retried += len(frames)
+                    stats.frames_sent += len(frames)
+                    transport.write(b"\x00" + b"".join(frames))
+                    timer = now
 
 
 def _reason_name(reason: int) -> str:

@@ -106,8 +106,8 @@ class LogWriter:
     def rows(self, lines: list[str]) -> None:
         self._steps.write("".join(lines))
 
-    def event(self, kind: str, **fields) -> None:
-        record = {"t": round(time.time(), 3), "event": kind, **fields}
+    def event(self, name: str, /, **fields) -> None:
+        record = {"t": round(time.time(), 3), "event": name, **fields}
         self._events.write(json.dumps(record, default=_json_default) + "\n")
 
     def flush(self) -> None:
