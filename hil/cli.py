@@ -7,6 +7,7 @@ import argparse
 import importlib
 
 HIL_MODULES: list[str] = [
+    "hil.emulate_cli",
     "hil.run_cli",
     "hil.ports_cli",
     "hil.report_cli",

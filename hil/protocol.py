@@ -10,8 +10,9 @@ newer or broken device still decodes; compare them with the enums below (IntEnum
 from __future__ import annotations
 
 import enum
-import struct
 import functools
+import math
+import struct
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -332,3 +333,45 @@ def decode(body: bytes) -> Message:
 def _payload_names(cls: type[Message]) -> tuple[str, ...]:
     """Payload field names of a message class, in wire order (all dataclass fields but seq)."""
     return tuple(f.name for f in fields(cls))[1:]
+
+
+# ---- value checks a device applies before accepting (protocol.md: NACK BAD_VALUE) ---------------
+_NONNEGATIVE = ("r0_ohm", "r1_ohm", "max_discharge_a", "max_charge_a", "debounce_voltage_s", "debounce_current_s",
+                "debounce_temp_s", "rest_current_a", "rest_time_s", "ocv_min_slope_v", "energy_out_wh")
+_POSITIVE = ("capacity_ah", "tau1_s", "derate_window_v", "heat_capacity_j_per_k", "thermal_resistance_k_per_w",
+             "current_sensor_gain")
+_UNIT_INTERVAL = ("ocv_gain", "soc_true", "soc_estimate", "soc_weak_true")
+
+
+def configure_errors(msg: Configure, max_series: int) -> list[str]:
+    """Why a device must refuse this CONFIGURE (empty list: acceptable)."""
+    errors = [f"{name} = {getattr(msg, name)} is not finite" for name in _payload_names(Configure)
+              if isinstance(getattr(msg, name), float) and not math.isfinite(getattr(msg, name))]
+    if errors:
+        return errors
+    if not 1 <= msg.series <= max_series:
+        errors.append(f"series = {msg.series} outside 1..{max_series}")
+    if msg.parallel < 1:
+        errors.append(f"parallel = {msg.parallel} < 1")
+    errors += [f"{n} = {getattr(msg, n)} < 0" for n in _NONNEGATIVE if getattr(msg, n) < 0]
+    errors += [f"{n} = {getattr(msg, n)} <= 0" for n in _POSITIVE if getattr(msg, n) <= 0]
+    errors += [f"{n} = {getattr(msg, n)} outside [0, 1]" for n in _UNIT_INTERVAL if not 0 <= getattr(msg, n) <= 1]
+    if not 0 <= msg.capacity_spread < 0.5:
+        errors.append(f"capacity_spread = {msg.capacity_spread} outside [0, 0.5)")
+    if msg.cell_uv_v >= msg.cell_ov_v:
+        errors.append(f"cell_uv_v = {msg.cell_uv_v} >= cell_ov_v = {msg.cell_ov_v}")
+    if msg.overcurrent_factor < 1:
+        errors.append(f"overcurrent_factor = {msg.overcurrent_factor} < 1")
+    if msg.temp_max_c <= msg.temp_derate_c:
+        errors.append(f"temp_max_c = {msg.temp_max_c} <= temp_derate_c = {msg.temp_derate_c}")
+    return errors
+
+
+def ocv_table_errors(msg: OcvTable) -> list[str]:
+    """Why a device must refuse this OCV_TABLE (empty list: acceptable)."""
+    if msg.points != OCV_POINTS:
+        return [f"points = {msg.points}, version 1 has {OCV_POINTS}"]
+    mv = msg.ocv_mv
+    if any(b <= a for a, b in zip(mv, mv[1:])) or mv[0] == 0:
+        return ["voltages must be positive and strictly increasing"]
+    return []
