@@ -241,6 +241,8 @@ def _drive(log: LogWriter, log_dir: Path, conn: Connection, config, parts: _Part
         raise
     except BenchError as err:
         log.event("aborted", step=session.logged, error=str(err))
+        if session.logged < 0:
+            raise BenchError(f"{err}\n  nothing was measured (log: {log_dir})") from err
         raise BenchError(f"{err}\n  the log {log_dir} holds every step up to {session.logged}; continue with: "
                          f"kei hil resume {log_dir}") from err
     finally:

@@ -101,6 +101,9 @@ class Session:
         self.lag = config.session.limit_lag_steps
         self.derating_lag = config.session.derating_lag_steps
         self._host_seq = HOST_SEQ_START
+        link = config.link
+        line_time = config.session.window_steps * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
+        self.rto = RetransmitTimer(link.min_answer_timeout_s, link.answer_timeout_s + line_time)
         self._t0 = time.monotonic()
         self._last_stats_event = 0.0
         st = start or ResumePoint()
@@ -171,14 +174,20 @@ class Session:
         self._host_seq = (self._host_seq + 1) % SEQ_MOD
         return self._host_seq
 
-    def _request(self, transport, make, accept, retries: int, what: str):
-        """Send `make(seq)` until `accept(msg, seq)` returns a value (not None) for an answer."""
-        timeout = self.cfg.link.answer_timeout_s
-        for _ in range(retries):
+    def _request(self, transport, make, accept, retries: int, what: str, fixed_timeout: bool = False):
+        """Send `make(seq)` until `accept(msg, seqs)` returns a value (not None) for an answer to any
+        of the tries. Timeouts are adaptive (the session's round-trip estimate) unless `fixed_timeout`
+        (HELLO: nothing is known about the device yet, it may be booting)."""
+        rto = self.rto
+        seqs: set[int] = set()
+        for attempt in range(retries):
             seq = self._next_host_seq()
+            seqs.add(seq)
+            sent_at = time.monotonic()
             transport.write(b"\x00" + make(seq).frame())
             self.stats.frames_sent += 1
-            deadline = time.monotonic() + timeout
+            timeout = self.cfg.link.answer_timeout_s if fixed_timeout else rto.timeout_s
+            deadline = sent_at + timeout
             while (left := deadline - time.monotonic()) > 0:
                 for body in self.decoder.feed(transport.read(left)):
                     try:
@@ -186,22 +195,27 @@ class Session:
                     except MessageError:
                         self.stats.bad_messages += 1
                         continue
-                    if isinstance(msg, Nack) and msg.seq == seq and msg.reason != NackReason.OUT_OF_ORDER:
+                    if isinstance(msg, Nack) and msg.seq in seqs and msg.reason != NackReason.OUT_OF_ORDER:
                         raise ProtocolError(f"{self.conn.port}: device refused {what}: NACK "
                                             f"{_reason_name(msg.reason)}")
-                    got = accept(msg, seq)
+                    got = accept(msg, seqs)
                     if got is not None:
+                        if attempt == 0:  # Karn: only an unambiguous round trip
+                            rto.sample(time.monotonic() - sent_at)
                         return got
             self.stats.timeouts += 1
-        raise LinkTimeout(f"{self.conn.port}: no answer to {what} after {retries} tries of {timeout:g} s")
+            if not fixed_timeout:
+                rto.backoff()
+        raise LinkTimeout(f"{self.conn.port}: no answer to {what} after {retries} tries")
 
     def _handshake(self, transport) -> None:
         """HELLO; then configure (fresh), restore (device lost our state) or continue (it kept it)."""
         transport.reset_input()
         self.decoder.reset()
         link = self.cfg.link
-        ack = self._request(transport, lambda s: Hello(s), lambda m, s: m if isinstance(m, HelloAck) and m.seq == s else None,
-                            link.hello_retries, "HELLO")
+        ack = self._request(transport, lambda s: Hello(s),
+                            lambda m, seqs: m if isinstance(m, HelloAck) and m.seq in seqs else None,
+                            link.hello_retries, "HELLO", fixed_timeout=True)
         if ack.protocol_version != PROTOCOL_VERSION:
             raise ProtocolError(f"{self.conn.port}: device speaks protocol version {ack.protocol_version}, "
                                 f"this host speaks {PROTOCOL_VERSION}")
@@ -240,7 +254,7 @@ class Session:
         retries = self.cfg.link.request_retries
         for msg, what in ((self.ocv, "OCV_TABLE"), (configure, "CONFIGURE")):
             self._request(transport, lambda s, m=msg: replace(m, seq=s),
-                          lambda m, s, t=msg.TYPE: m if isinstance(m, Ack) and m.seq == s and m.acked_type == t else None,
+                          lambda m, seqs, t=msg.TYPE: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == t else None,
                           retries, what)
         self.log.event("configured", step=self.logged, soc_true=configure.soc_true, soc_estimate=configure.soc_estimate,
                        step_count=configure.step_count)
@@ -248,7 +262,7 @@ class Session:
     def _log_initial_state(self, transport) -> None:
         """Row 0: the device's state before the first step (its limits plan the first `lag` steps)."""
         tel = self._request(transport, lambda s: Status(s),
-                            lambda m, s: m if isinstance(m, Telemetry) and m.seq == 0 else None,
+                            lambda m, seqs: m if isinstance(m, Telemetry) and m.seq == 0 else None,
                             self.cfg.link.request_retries, "STATUS")
         s0 = self.profile.speed_start_list[0]
         plan = (0, 0, 0.0, 0.0, s0, s0, 0.0, 0.0, 0, 0.0)
@@ -257,7 +271,7 @@ class Session:
     def _stop_device(self, transport) -> None:
         try:
             self._request(transport, lambda s: Stop(s),
-                          lambda m, s: m if isinstance(m, Ack) and m.seq == s else None,
+                          lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Stop.TYPE else None,
                           self.cfg.link.request_retries, "STOP")
             self.log.event("stopped", step=self.logged)
         except (LinkTimeout, LinkLost, ProtocolError) as err:  # the measurement is complete either way
@@ -322,8 +336,7 @@ class Session:
     def _stream(self, transport) -> None:
         link = self.cfg.link
         window = self.window
-        line_time = window * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
-        rto = RetransmitTimer(link.min_answer_timeout_s, link.answer_timeout_s + line_time)
+        rto = self.rto
         base = self.logged + 1             # oldest step without logged telemetry
         nxt = base                         # next step to send for the first time
         self._plan_speed = self.car_speed

@@ -234,16 +234,22 @@ def _read_steps(path: Path) -> dict[str, np.ndarray]:
     if not lines or tuple(lines[0].split(",")) != STEP_COLUMNS:
         raise LogError(f"{path}:1: header row is not {','.join(STEP_COLUMNS)}")
     width = len(STEP_COLUMNS)
-    values = []
-    for n, line in enumerate(lines[1:], start=2):
-        parts = line.split(",")
-        if len(parts) != width:
-            raise LogError(f"{path}:{n}: {len(parts)} fields, expected {width}")
-        try:
-            values.append([float(x) for x in parts])
-        except ValueError as err:
-            raise LogError(f"{path}:{n}: {err}") from err
-    arr = np.array(values, dtype=float).reshape(-1, width)
+    body = lines[1:]
+    fields = ",".join(body).split(",") if body else []
+    try:
+        if len(fields) != width * len(body):
+            raise ValueError("wrong field count")
+        arr = np.array(list(map(float, fields)), dtype=float).reshape(-1, width)
+    except ValueError:  # find the offending line for the message
+        for n, line in enumerate(body, start=2):
+            parts = line.split(",")
+            if len(parts) != width:
+                raise LogError(f"{path}:{n}: {len(parts)} fields, expected {width}") from None
+            try:
+                [float(x) for x in parts]
+            except ValueError as err:
+                raise LogError(f"{path}:{n}: {err}") from None
+        raise
     steps = arr[:, 0]
     if len(steps) and np.any(np.diff(steps) != 1):
         bad = int(np.nonzero(np.diff(steps) != 1)[0][0]) + 3
