@@ -111,15 +111,15 @@ class _Parts:
     limits_of: object
 
 
-def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure) -> _Parts:
+def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure, max_steps: int | None) -> _Parts:
     s = config.session
     profile = build_profile(vehicle, cycle)
     car = Car(vehicle, profile)
-    end = EndCheck(s, car.cruise_power_w(s.limp_speed_kmh), profile.steps)
+    end = EndCheck(s, car.cruise_power_w(s.limp_speed_kmh), profile.steps, max_steps)
 
     def limits_of(t):
         return limits_from_telemetry(t, car.resistance_ohm, s.limit_margin, configure.max_discharge_a,
-                                     s.derating_fraction)
+                                     s.derating_fraction, s.close_loop_soc)
 
     return _Parts(profile, car, end, limits_of)
 
@@ -127,7 +127,7 @@ def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure) ->
 def run_session(design: str | Path, cycle_name: str, *, port: str | None = None, emulator: str | None = None,
                 pace: str = "max", inject: str | None = None, log_dir: str | Path | None = None,
                 bench_config: str | Path = BENCH_CONFIG_FILE, baud_pace: int | None = None,
-                progress: bool = True, on_log_created=None) -> Outcome:
+                max_steps: int | None = None, progress: bool = True, on_log_created=None) -> Outcome:
     """A fresh session from a design file and a cycle. Errors after the log exists leave it resumable."""
     design = Path(design)
     vehicle = load_vehicle(design)
@@ -136,7 +136,7 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
     speedup = parse_pace(pace)
     spec = parse_fault_spec(inject) if inject else None
     ocv, configure, pack_info = _pack_messages(vehicle, design)
-    parts = _session_parts(vehicle, cycle, config, configure)
+    parts = _session_parts(vehicle, cycle, config, configure, max_steps)
     profile = parts.profile
     predicted = predicted_range(vehicle, cycle)
     log_dir = Path(log_dir) if log_dir else default_log_dir(design, cycle_name)
@@ -146,7 +146,7 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
         "design": {"name": vehicle.name, "path": str(design.resolve()), "file": DESIGN_FILE, "sha256": sha256_file(design)},
         "cycle": CYCLE_FILE if user_csv else cycle_name, "cycle_source": str(Path(cycle_name).resolve()) if user_csv else "bundled",
         "link": {"port": port, "emulator": emulator, "baud_pace": baud_pace},
-        "pace": pace_name(speedup), "inject": spec.text if spec else None,
+        "pace": pace_name(speedup), "inject": spec.text if spec else None, "max_steps": max_steps,
         "bench_config": {"source": str(bench_config), "sha256": sha256_file(Path(bench_config)), "values": config.as_dict()},
         "pack": {**pack_info, "ocv_table": dataclasses.asdict(ocv), "configure": dataclasses.asdict(configure)},
         "predicted": predicted,
@@ -185,7 +185,7 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
     pack = head["pack"]
     ocv = OcvTable(**{**pack["ocv_table"], "ocv_mv": tuple(pack["ocv_table"]["ocv_mv"])})
     configure = Configure(**pack["configure"])
-    parts = _session_parts(vehicle, cycle, config, configure)
+    parts = _session_parts(vehicle, cycle, config, configure, head.get("max_steps"))
     start = resume_point(old, config, parts)
     if port is None and emulator is None:
         port, emulator = head["link"].get("port"), head["link"].get("emulator")

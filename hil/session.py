@@ -5,8 +5,8 @@ cable and a device reset; a host that dies leaves a log `resume` continues from.
 Per step k (global step number, 1-based; on the wire `k mod 65536`):
 - plan: the car's demand for k (`drive.Car.plan`) within the limits the BMS reported on step
   k - limit_lag_steps (always already logged, because the window is not larger than the lag), or,
-  once that telemetry shows the BMS derating, on step k - derating_lag_steps (the step waits for
-  it: stop-and-wait near the end). Either way the plan does not depend on when answers happen to
+  once that telemetry shows the pack nearly empty or the BMS derating, on step
+  k - close_loop_lag_steps (the step waits for it: stop-and-wait near the end). Either way the plan does not depend on when answers happen to
   arrive: the same run gives the same steps over any line, at any pace, resumed or not;
 - send: in STEP frames, several per write, at most `window` beyond the oldest unlogged step;
 - answer: TELEMETRY frames are buffered by step and logged strictly in order (one write + flush
@@ -50,6 +50,7 @@ class LinkStats:
     frames_sent: int = 0        # every frame written, retransmissions included
     frames_retried: int = 0     # STEP retransmissions (after a loss was seen, or a timeout)
     timeouts: int = 0
+    frames_duplicated: int = 0  # second copies of steps sent alone (near the end) on a lossy line
     nacks: int = 0
     stale_answers: int = 0      # answers to frames already answered (after a go-back)
     bad_messages: int = 0       # good CRC, but not a valid message
@@ -99,7 +100,7 @@ class Session:
         self.hello: HelloAck | None = None
         self.window = 1
         self.lag = config.session.limit_lag_steps
-        self.derating_lag = config.session.derating_lag_steps
+        self.close_loop_lag = config.session.close_loop_lag_steps
         self._host_seq = HOST_SEQ_START
         link = config.link
         line_time = config.session.window_steps * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
@@ -312,10 +313,11 @@ class Session:
             self.progress(self)
 
     # ---- streaming ----------------------------------------------------------------------------
-    def _limits_source(self, g: int) -> int:
-        """The step whose telemetry plans step g."""
-        lag = self.derating_lag if self.limits[max(g - self.lag, 0)].derating else self.lag
-        return max(g - lag, 0)
+    def _limits_source(self, g: int) -> tuple[int, bool]:
+        """The step whose telemetry plans step g, and whether the host has closed its loop (near the
+        pack's limits: lag close_loop_lag_steps)."""
+        close = self.limits[max(g - self.lag, 0)].close_loop
+        return max(g - (self.close_loop_lag if close else self.lag), 0), close
 
     def _plan(self, g: int, source: int) -> tuple:
         """Plan step g (global) with the limits of step `source`: (cycle, cycle_step, time_s, dt_s,
@@ -355,13 +357,19 @@ class Session:
             now = time.monotonic()
             out = []
             while nxt < base + window and (unpaced or pacer.deadline(self._plan_time) <= now):
-                source = self._limits_source(nxt)
+                source, close = self._limits_source(nxt)
                 if source >= base:
-                    break  # the BMS derates: this step waits for its predecessor's limits
+                    break  # near the limits: this step waits for its predecessor's limits
                 plan, frame = self._plan(nxt, source)
                 plans[nxt] = (plan, frame)
                 out.append(frame)
                 flight.sent(nxt, now)
+                if close and stats.frames_retried > link.duplicate_above_loss * stats.frames_sent:
+                    # Alone in flight on a lossy line: a second copy turns a loss into an answer
+                    # instead of a timeout; the copy not needed is answered from the cache.
+                    out.append(frame)
+                    flight.sent(nxt, now)
+                    stats.frames_duplicated += 1
                 nxt += 1
             if out:
                 if base == nxt - len(out):

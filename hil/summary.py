@@ -9,7 +9,7 @@ import numpy as np
 from .session_log import SessionLog
 
 # Link counters summed over the session's segments (a resumed session has several).
-LINK_COUNTERS = ("frames_sent", "frames_retried", "timeouts", "nacks", "stale_answers", "bad_messages",
+LINK_COUNTERS = ("frames_sent", "frames_retried", "frames_duplicated", "timeouts", "nacks", "stale_answers", "bad_messages",
                  "reconnects", "device_restores", "crc_errors")
 
 

@@ -23,23 +23,30 @@ from collections import deque
 
 class SendWindow:
     def __init__(self) -> None:
-        # (step, transmission id, time sent, first transmission of the step?), in the order written
+        # (step, transmission id, time written, first sending of the step?), in the order written
         self._fifo: deque[tuple[int, int, float, bool]] = deque()
-        self._latest: dict[int, int] = {}  # step -> its latest transmission id, until answered
+        self._latest: dict[int, int] = {}        # step -> its latest transmission id, until answered
+        self._first_sent: dict[int, float] = {}  # step -> when it was first written, until answered
+        self._resent: set[int] = set()           # steps written again after their first sending
         self._tx = 0
 
     def __len__(self) -> int:
         return len(self._latest)
 
     def sent(self, step: int, now: float) -> None:
+        """A copy of `step` was written at `now` (copies written together count as one sending)."""
         self._tx += 1
-        self._fifo.append((step, self._tx, now, step not in self._latest))
+        first = self._first_sent.setdefault(step, now) == now
+        if not first:
+            self._resent.add(step)
+        self._fifo.append((step, self._tx, now, first))
         self._latest[step] = self._tx
 
     def answered(self, step: int, applied: bool, now: float) -> tuple[list[int], float | None]:
         """An answer for `step` arrived: TELEMETRY (`applied`) or NACK OUT_OF_ORDER (not applied).
-        Returns the steps to resend now (in order) and a round-trip sample (s) if the answer is to
-        a first transmission. An answer to no transmission in flight (a duplicate) changes nothing."""
+        Returns the steps to resend now (in order) and a round-trip sample (s), unless the step was
+        ever resent (Karn: which copy was answered?). An answer to no transmission in flight (a
+        duplicate) changes nothing."""
         fifo = self._fifo
         if fifo and fifo[0][0] == step:   # the usual case: the oldest transmission's answer
             idx = 0
@@ -54,17 +61,14 @@ class SendWindow:
             if latest.get(g) == tx:
                 resend.append(g)
         g, tx, sent_at, first = fifo.popleft()
-        # Karn: a round trip counts only if the step was sent once (else which copy was answered?)
-        rtt = now - sent_at if first and latest.get(g) == tx else None
+        rtt = now - sent_at if first and g in latest and g not in self._resent else None
         if applied:
             latest.pop(g, None)
+            self._first_sent.pop(g, None)
+            self._resent.discard(g)
         elif latest.get(g) == tx:
             resend.append(g)
         return resend, rtt
-
-    def clear(self) -> None:
-        self._fifo.clear()
-        self._latest.clear()
 
 
 class RetransmitTimer:

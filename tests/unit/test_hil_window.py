@@ -69,3 +69,10 @@ def test_backoff_doubles_but_is_bounded():
     for _ in range(10):
         rto.backoff()
     assert rto.timeout_s == RetransmitTimer.MAX_BACKOFF * first
+
+
+def test_copies_written_together_still_measure_the_round_trip():
+    w = window_with(9, 9, t=1.0)        # a lone step sent twice on a lossy line
+    assert w.answered(9, True, 1.004) == ([], pytest.approx(0.004))
+    assert w.answered(9, True, 1.005) == ([], None)  # the cached answer to the second copy
+    assert len(w) == 0
