@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import platform
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import serial
 
 from optimizer.cycles import BUNDLED, DERIVED, load_cycle
 from optimizer.vehicle import load_vehicle
 
-from .bench_config import BENCH_CONFIG_FILE, BenchConfig, bench_config_from_dict, load_bench_config
+from .bench_config import BENCH_CONFIG_FILE, BenchConfig, load_bench_config
+from .bms_config import BMS_CONFIG_FILE, load_bms_config
 from .connection import Connection, find_device
 from .drive import Car, build_profile, limits_from_telemetry, predicted_range
 from .end_conditions import EndCheck
 from .errors import BenchError, LogError
 from .faults import parse_fault_spec
+from .pack_setup import pack_setup
 from .pacing import Pacer, pace_name, parse_pace
 from .protocol import Configure, OcvTable
 from .session import ResumePoint, Session
@@ -51,10 +54,6 @@ def default_log_dir(design: Path, cycle: str) -> Path:
 
 
 def _versions() -> dict:
-    import serial
-
-    from importlib import metadata
-
     def version(dist):
         try:
             return metadata.version(dist)
@@ -66,9 +65,6 @@ def _versions() -> dict:
 
 
 def _pack_messages(vehicle, design_path: Path) -> tuple[OcvTable, Configure, dict]:
-    from .bms_config import BMS_CONFIG_FILE, load_bms_config
-    from .pack_setup import pack_setup
-
     setup = pack_setup(vehicle, load_bms_config(), vehicle_file=str(design_path))
     info = {"series": setup.series, "parallel": setup.parallel, "cell": setup.cell.id, "generic_cell": setup.generic_cell,
             "notes": list(setup.notes), "bms_config": str(BMS_CONFIG_FILE), "bms_config_sha256": sha256_file(BMS_CONFIG_FILE)}
@@ -177,9 +173,7 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
     vehicle = load_vehicle(log_dir / DESIGN_FILE)
     cycle_name = head["cycle"]
     cycle = load_cycle(log_dir / CYCLE_FILE if cycle_name == CYCLE_FILE else cycle_name)
-    from optimizer.schema import read_toml
-
-    config = bench_config_from_dict(read_toml(log_dir / BENCH_FILE), str(log_dir / BENCH_FILE))
+    config = load_bench_config(log_dir / BENCH_FILE)
     speedup = parse_pace(pace or head["pace"])
     spec = parse_fault_spec(inject) if inject else None
     pack = head["pack"]
@@ -243,22 +237,20 @@ def _drive(log: LogWriter, log_dir: Path, conn: Connection, config, parts: _Part
         log.event("aborted", step=session.logged, error=str(err))
         if session.logged < 0:
             raise BenchError(f"{err}\n  nothing was measured (log: {log_dir})") from err
-        raise BenchError(f"{err}\n  the log {log_dir} holds every step up to {session.logged}; continue with: "
+        kept = (f"; the {conn.emulator_kind} emulator (pid {conn.device.pid}) keeps its state for "
+                f"{config.emulator.idle_exit_s:g} s" if conn.device is not None and conn.device.alive() else "")
+        raise BenchError(f"{err}\n  the log {log_dir} holds every step up to {session.logged}{kept}; continue with: "
                          f"kei hil resume {log_dir}") from err
     finally:
         close_bar()
-        log.flush()
         # A finished run stops its emulator; an interrupted one leaves it for `kei hil resume`
         # (it exits by itself after emulator.idle_exit_s).
         conn.close(stop_device=finished)
         if finished:
-            log.event("device_stopped" if conn.device else "closed", step=session.logged)
-            log.close()
+            log.event("closed", step=session.logged)
+        log.close()
     result = summarize(read_log(log_dir))
-    result["log_dir"] = str(log_dir)
-    if conn.device is not None or conn.emulator_kind:
-        result["emulator"] = conn.emulator_kind
-    result["port"] = conn.port
+    result.update(log_dir=str(log_dir), emulator=conn.emulator_kind, port=conn.port)
     result["device"] = ({"kind": session.hello.device_kind, "id": session.hello.device_id, "firmware": session.hello.firmware}
                         if session.hello else None)
     LogWriter(log_dir).result(result)

@@ -1,18 +1,19 @@
-"""The bench session: configure the device, stream the car's steps through a go-back-N window,
-log every answer before it counts, and stop at an end condition. Survives a lossy line, a pulled
-cable and a device reset; a host that dies leaves a log `resume` continues from.
+"""The bench session: configure the device, stream the car's steps through a window, log every
+answer before it counts, and stop at an end condition. Survives a lossy line, a pulled cable and a
+device reset; a host that dies leaves a log `resume` continues from.
 
 Per step k (global step number, 1-based; on the wire `k mod 65536`):
 - plan: the car's demand for k (`drive.Car.plan`) within the limits the BMS reported on step
   k - limit_lag_steps (always already logged, because the window is not larger than the lag), or,
   once that telemetry shows the pack nearly empty or the BMS derating, on step
-  k - close_loop_lag_steps (the step waits for it: stop-and-wait near the end). Either way the plan does not depend on when answers happen to
-  arrive: the same run gives the same steps over any line, at any pace, resumed or not;
-- send: in STEP frames, several per write, at most `window` beyond the oldest unlogged step;
-- answer: TELEMETRY frames are buffered by step and logged strictly in order (one write + flush
-  per batch, before any further step is sent); a NACK OUT_OF_ORDER answering a transmission made
-  after the last go-back, or no progress for `timeout`, resends every unanswered step from the
-  oldest (the device answers a retransmission from its cache, protocol.md section 3);
+  k - close_loop_lag_steps (the step then waits for it: stop-and-wait near the end). Either way
+  the plan does not depend on when answers happen to arrive: the same run gives the same steps
+  over any line, at any pace, resumed or not;
+- send: STEP frames, several per write, at most `window` beyond the oldest unlogged step;
+- answer: TELEMETRY is buffered by step and logged strictly in order (one write + flush per batch,
+  before any further step is sent); steps an answer shows lost are resent at once, and everything
+  unanswered after the adaptive timeout (`hil.window`); the device answers a retransmission from its
+  cache (protocol.md section 3), so nothing is applied twice;
 - end: `end_conditions.EndCheck` on every logged row; then STOP.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .bench_config import BenchConfig
 from .connection import Connection
 from .drive import Car, DriveProfile
 from .end_conditions import EndCheck, fault_names
-from .errors import DeviceFault, LinkLost, LinkTimeout, ProtocolError
+from .errors import LinkLost, LinkTimeout, ProtocolError
 from .framing import FrameDecoder
 from .pacing import Pacer
 from .protocol import (PROTOCOL_VERSION, Ack, Configure, Fault, Hello, HelloAck, MessageError, Nack, NackReason,
@@ -52,7 +53,7 @@ class LinkStats:
     timeouts: int = 0
     frames_duplicated: int = 0  # second copies of steps sent alone (near the end) on a lossy line
     nacks: int = 0
-    stale_answers: int = 0      # answers to frames already answered (after a go-back)
+    stale_answers: int = 0      # answers for steps not in flight (already logged, or nowhere near)
     bad_messages: int = 0       # good CRC, but not a valid message
     reconnects: int = 0
     device_restores: int = 0
@@ -103,7 +104,8 @@ class Session:
         self.close_loop_lag = config.session.close_loop_lag_steps
         self._host_seq = HOST_SEQ_START
         link = config.link
-        line_time = config.session.window_steps * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
+        wire_bytes = config.session.window_steps * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES)
+        line_time = wire_bytes * BITS_PER_BYTE_8N1 / link.baudrate
         self.rto = RetransmitTimer(link.min_answer_timeout_s, link.answer_timeout_s + line_time)
         self._t0 = time.monotonic()
         self._last_stats_event = 0.0

@@ -121,6 +121,7 @@ class LogWriter:
         _write_json_atomic(self.dir / RESULT_FILE, result)
 
     def close(self) -> None:
+        """Flush and close (safe to call twice)."""
         for fh in (self._steps, self._events):
             if fh is not None:
                 try:
