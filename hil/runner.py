@@ -79,22 +79,27 @@ def _progress_bar(total_km: float, enabled: bool):
 
     bar = tqdm(total=round(total_km, 1), unit="km", desc="driving", file=sys.stderr, disable=None, leave=True,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} km [{elapsed}<{remaining}{postfix}]")
-    last = [0.0]
+    last = [0.0, None]
 
-    def update(session: Session) -> None:
+    def update(session: Session, force: bool = False) -> None:
         now = time.monotonic()
-        if now - last[0] < 0.1:
+        last[1] = session
+        if now - last[0] < 0.1 and not force:
             return
         last[0] = now
         km = session.distance_m / 1000.0
-        if km > bar.total:
-            bar.total = round(km * 1.05, 1)
+        bar.total = max(bar.total, round(km, 1))  # beyond the prediction: a full bar
         bar.n = round(km, 2)
         soc = session.last_tel.soc_estimate if session.last_tel else float("nan")
         cycle = session.logged / max(session.profile.steps, 1)
         bar.set_postfix_str(f"SOC {100 * soc:.1f} %, cycle {cycle:.1f}", refresh=True)
 
-    return update, bar.close
+    def close() -> None:
+        if last[1] is not None:
+            update(last[1], force=True)
+        bar.close()
+
+    return update, close
 
 
 @dataclass

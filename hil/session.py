@@ -357,6 +357,7 @@ class Session:
         while True:
             # 1. send new steps (the window allows, the pace allows)
             now = time.monotonic()
+            idle = base == nxt
             out = []
             while nxt < base + window and (unpaced or pacer.deadline(self._plan_time) <= now):
                 source, close = self._limits_source(nxt)
@@ -374,8 +375,8 @@ class Session:
                     stats.frames_duplicated += 1
                 nxt += 1
             if out:
-                if base == nxt - len(out):
-                    timer = now
+                if idle:  # the first step in flight starts the clocks (a slow pace idles between steps)
+                    timer = progress_at = now
                 transport.write(b"".join(out))
                 stats.frames_sent += len(out)
 

@@ -56,13 +56,13 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _fmt(value) -> str:
-    # repr round-trips a float exactly; ints stay ints; NaN (real hardware has no true SOC) as 'nan'.
-    return repr(value) if isinstance(value, float) else str(int(value))
+# repr round-trips a float exactly; ints stay ints; NaN (real hardware has no true SOC) is 'nan'.
+_ROW_FORMAT = ",".join(["%r"] * len(STEP_COLUMNS)) + "\n"
 
 
 def format_row(values) -> str:
-    return ",".join(map(_fmt, values)) + "\n"
+    """One steps.csv line from Python ints and floats, in STEP_COLUMNS order."""
+    return _ROW_FORMAT % tuple(values)
 
 
 class LogWriter:
