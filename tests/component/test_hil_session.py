@@ -333,3 +333,13 @@ def test_bad_frames_from_the_device_never_crash_the_host(clean, tmp_path):
         device.kill()
         device.wait(5)
         device.stdout.close()
+
+
+@pytest.mark.skipif(not (ROOT / "firmware_stubs" / "Makefile").exists(),
+                    reason="firmware_stubs/ is not in this checkout (it comes from the firmware branch)")
+def test_the_c_firmware_stub_measures_the_same_range(clean, tmp_path):
+    result = kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "firmware", "--log", tmp_path / "fw",
+                      timeout=300)
+    assert result["device"]["kind"] == 1  # HELLO_ACK device_kind: the C stub
+    assert_same_range(result, clean[0])
+    assert_complete_log(tmp_path / "fw", result)
