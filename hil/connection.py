@@ -63,7 +63,7 @@ class Connection:
             self.transport = self.serial
         return self.transport
 
-    def reconnect(self, on_retry=None) -> Transport:
+    def reconnect(self) -> Transport:
         """Get the link back; LinkError when it is not back within `link.reconnect_timeout_s`."""
         link = self.config.link
         deadline = time.monotonic() + link.reconnect_timeout_s
@@ -81,8 +81,6 @@ class Connection:
                 if time.monotonic() >= deadline:
                     raise LinkError(f"{self.port}: link lost and not back within {link.reconnect_timeout_s:g} s "
                                     f"({err})") from err
-                if on_retry is not None:
-                    on_retry(err)
                 time.sleep(link.reconnect_interval_s)
 
     def close(self, stop_device: bool) -> None:

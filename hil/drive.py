@@ -135,19 +135,20 @@ def terminal_power_limits_w(voltage_v: float, current_a: float, allowed_discharg
 
 @dataclass(frozen=True)
 class StepLimits:
-    """What one telemetry allows the steps planned with it: terminal powers (W) and whether the BMS
-    is derating its discharge current (near empty or hot)."""
+    """What one telemetry allows the steps planned with it: terminal powers (W), and whether the
+    pack is near its limits (nearly empty, or the BMS derating), where the host closes its loop."""
 
     p_max_w: float
     p_min_w: float
-    derating: bool
+    close_loop: bool
 
 
 def limits_from_telemetry(t, resistance_ohm: float, margin: float, max_discharge_a: float,
-                          derating_fraction: float) -> StepLimits:
+                          derating_fraction: float, close_loop_soc: float) -> StepLimits:
     p_max, p_min = terminal_power_limits_w(t.pack_voltage_v, t.pack_current_a, t.allowed_discharge_a,
                                            t.allowed_charge_a, resistance_ohm, margin)
-    return StepLimits(p_max, p_min, t.allowed_discharge_a < derating_fraction * max_discharge_a)
+    near = t.soc_estimate < close_loop_soc or t.allowed_discharge_a < derating_fraction * max_discharge_a
+    return StepLimits(p_max, p_min, near)
 
 
 @dataclass(frozen=True)

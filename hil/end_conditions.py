@@ -7,6 +7,7 @@
    `session.limp_speed_kmh` on the flat for `session.stranded_time_s` of driving in a row: the car
    cannot drive any more even though no protection tripped.
 4. `max_cycles`: `session.max_cycles` repetitions of the cycle (a safety stop).
+5. `step_limit`: `kei hil run --max-steps N` (a short smoke test of a new board, a benchmark).
 
 Pure: fed the logged rows in order (live, or replayed from the log on resume), so a resumed
 session ends exactly where an uninterrupted one would.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from .bench_config import SessionSettings
 from .protocol import FaultFlag
 
-END_REASONS = ("bms_cutoff", "soc_floor", "derated", "max_cycles")
+END_REASONS = ("bms_cutoff", "soc_floor", "derated", "max_cycles", "step_limit")
 
 
 def fault_names(flags: int) -> list[str]:
@@ -30,6 +31,7 @@ class EndCheck:
     settings: SessionSettings
     stranded_power_w: float   # terminal power to cruise at the limp speed
     steps_per_cycle: int
+    max_steps: int | None = None
     derated_s: float = 0.0
 
     def update(self, step: int, dt_s: float, t, p_max_w: float) -> tuple[str, str] | None:
@@ -48,4 +50,6 @@ class EndCheck:
                                f"{self.stranded_power_w / 1000:.2f} kW to cruise at {s.limp_speed_kmh:g} km/h (step {step})")
         if step >= s.max_cycles * self.steps_per_cycle:
             return "max_cycles", f"{s.max_cycles} cycles driven without an end: safety stop"
+        if self.max_steps is not None and step >= self.max_steps:
+            return "step_limit", f"--max-steps {self.max_steps} reached"
         return None

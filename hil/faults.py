@@ -213,11 +213,12 @@ class FaultyTransport(Transport):
         dropped = set(drops)
         garbage = dict(inserts)
         out = bytearray()
-        for i, b in enumerate(data):
-            if i in garbage:
-                out += garbage[i]
-            if i not in dropped:
-                out.append(b)
+        last = 0
+        for i in sorted(dropped | garbage.keys()):  # garbage goes before byte i; a dropped byte i is skipped
+            out += data[last:i]
+            out += garbage.get(i, b"")
+            last = i + 1 if i in dropped else i
+        out += data[last:]
         return bytes(out)
 
     # -- scheduled events ---------------------------------------------------------------------

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import platform
 import sys
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import serial
 
 from optimizer.cycles import BUNDLED, DERIVED, load_cycle
 from optimizer.vehicle import load_vehicle
 
-from .bench_config import BENCH_CONFIG_FILE, BenchConfig, bench_config_from_dict, load_bench_config
+from .bench_config import BENCH_CONFIG_FILE, BenchConfig, load_bench_config
+from .bms_config import BMS_CONFIG_FILE, load_bms_config
 from .connection import Connection, find_device
 from .drive import Car, build_profile, limits_from_telemetry, predicted_range
 from .end_conditions import EndCheck
 from .errors import BenchError, LogError
 from .faults import parse_fault_spec
+from .pack_setup import pack_setup
 from .pacing import Pacer, pace_name, parse_pace
 from .protocol import Configure, OcvTable
 from .session import ResumePoint, Session
@@ -51,10 +54,6 @@ def default_log_dir(design: Path, cycle: str) -> Path:
 
 
 def _versions() -> dict:
-    import serial
-
-    from importlib import metadata
-
     def version(dist):
         try:
             return metadata.version(dist)
@@ -66,9 +65,6 @@ def _versions() -> dict:
 
 
 def _pack_messages(vehicle, design_path: Path) -> tuple[OcvTable, Configure, dict]:
-    from .bms_config import BMS_CONFIG_FILE, load_bms_config
-    from .pack_setup import pack_setup
-
     setup = pack_setup(vehicle, load_bms_config(), vehicle_file=str(design_path))
     info = {"series": setup.series, "parallel": setup.parallel, "cell": setup.cell.id, "generic_cell": setup.generic_cell,
             "notes": list(setup.notes), "bms_config": str(BMS_CONFIG_FILE), "bms_config_sha256": sha256_file(BMS_CONFIG_FILE)}
@@ -83,22 +79,27 @@ def _progress_bar(total_km: float, enabled: bool):
 
     bar = tqdm(total=round(total_km, 1), unit="km", desc="driving", file=sys.stderr, disable=None, leave=True,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} km [{elapsed}<{remaining}{postfix}]")
-    last = [0.0]
+    last = [0.0, None]
 
-    def update(session: Session) -> None:
+    def update(session: Session, force: bool = False) -> None:
         now = time.monotonic()
-        if now - last[0] < 0.1:
+        last[1] = session
+        if now - last[0] < 0.1 and not force:
             return
         last[0] = now
         km = session.distance_m / 1000.0
-        if km > bar.total:
-            bar.total = round(km * 1.05, 1)
+        bar.total = max(bar.total, round(km, 1))  # beyond the prediction: a full bar
         bar.n = round(km, 2)
         soc = session.last_tel.soc_estimate if session.last_tel else float("nan")
         cycle = session.logged / max(session.profile.steps, 1)
         bar.set_postfix_str(f"SOC {100 * soc:.1f} %, cycle {cycle:.1f}", refresh=True)
 
-    return update, bar.close
+    def close() -> None:
+        if last[1] is not None:
+            update(last[1], force=True)
+        bar.close()
+
+    return update, close
 
 
 @dataclass
@@ -111,15 +112,15 @@ class _Parts:
     limits_of: object
 
 
-def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure) -> _Parts:
+def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure, max_steps: int | None) -> _Parts:
     s = config.session
     profile = build_profile(vehicle, cycle)
     car = Car(vehicle, profile)
-    end = EndCheck(s, car.cruise_power_w(s.limp_speed_kmh), profile.steps)
+    end = EndCheck(s, car.cruise_power_w(s.limp_speed_kmh), profile.steps, max_steps)
 
     def limits_of(t):
         return limits_from_telemetry(t, car.resistance_ohm, s.limit_margin, configure.max_discharge_a,
-                                     s.derating_fraction)
+                                     s.derating_fraction, s.close_loop_soc)
 
     return _Parts(profile, car, end, limits_of)
 
@@ -127,7 +128,7 @@ def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure) ->
 def run_session(design: str | Path, cycle_name: str, *, port: str | None = None, emulator: str | None = None,
                 pace: str = "max", inject: str | None = None, log_dir: str | Path | None = None,
                 bench_config: str | Path = BENCH_CONFIG_FILE, baud_pace: int | None = None,
-                progress: bool = True, on_log_created=None) -> Outcome:
+                max_steps: int | None = None, progress: bool = True, on_log_created=None) -> Outcome:
     """A fresh session from a design file and a cycle. Errors after the log exists leave it resumable."""
     design = Path(design)
     vehicle = load_vehicle(design)
@@ -136,7 +137,7 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
     speedup = parse_pace(pace)
     spec = parse_fault_spec(inject) if inject else None
     ocv, configure, pack_info = _pack_messages(vehicle, design)
-    parts = _session_parts(vehicle, cycle, config, configure)
+    parts = _session_parts(vehicle, cycle, config, configure, max_steps)
     profile = parts.profile
     predicted = predicted_range(vehicle, cycle)
     log_dir = Path(log_dir) if log_dir else default_log_dir(design, cycle_name)
@@ -146,7 +147,7 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
         "design": {"name": vehicle.name, "path": str(design.resolve()), "file": DESIGN_FILE, "sha256": sha256_file(design)},
         "cycle": CYCLE_FILE if user_csv else cycle_name, "cycle_source": str(Path(cycle_name).resolve()) if user_csv else "bundled",
         "link": {"port": port, "emulator": emulator, "baud_pace": baud_pace},
-        "pace": pace_name(speedup), "inject": spec.text if spec else None,
+        "pace": pace_name(speedup), "inject": spec.text if spec else None, "max_steps": max_steps,
         "bench_config": {"source": str(bench_config), "sha256": sha256_file(Path(bench_config)), "values": config.as_dict()},
         "pack": {**pack_info, "ocv_table": dataclasses.asdict(ocv), "configure": dataclasses.asdict(configure)},
         "predicted": predicted,
@@ -177,15 +178,13 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
     vehicle = load_vehicle(log_dir / DESIGN_FILE)
     cycle_name = head["cycle"]
     cycle = load_cycle(log_dir / CYCLE_FILE if cycle_name == CYCLE_FILE else cycle_name)
-    from optimizer.schema import read_toml
-
-    config = bench_config_from_dict(read_toml(log_dir / BENCH_FILE), str(log_dir / BENCH_FILE))
+    config = load_bench_config(log_dir / BENCH_FILE)
     speedup = parse_pace(pace or head["pace"])
     spec = parse_fault_spec(inject) if inject else None
     pack = head["pack"]
     ocv = OcvTable(**{**pack["ocv_table"], "ocv_mv": tuple(pack["ocv_table"]["ocv_mv"])})
     configure = Configure(**pack["configure"])
-    parts = _session_parts(vehicle, cycle, config, configure)
+    parts = _session_parts(vehicle, cycle, config, configure, head.get("max_steps"))
     start = resume_point(old, config, parts)
     if port is None and emulator is None:
         port, emulator = head["link"].get("port"), head["link"].get("emulator")
@@ -241,22 +240,22 @@ def _drive(log: LogWriter, log_dir: Path, conn: Connection, config, parts: _Part
         raise
     except BenchError as err:
         log.event("aborted", step=session.logged, error=str(err))
-        raise BenchError(f"{err}\n  the log {log_dir} holds every step up to {session.logged}; continue with: "
+        if session.logged < 0:
+            raise BenchError(f"{err}\n  nothing was measured (log: {log_dir})") from err
+        kept = (f"; the {conn.emulator_kind} emulator (pid {conn.device.pid}) keeps its state for "
+                f"{config.emulator.idle_exit_s:g} s" if conn.device is not None and conn.device.alive() else "")
+        raise BenchError(f"{err}\n  the log {log_dir} holds every step up to {session.logged}{kept}; continue with: "
                          f"kei hil resume {log_dir}") from err
     finally:
         close_bar()
-        log.flush()
         # A finished run stops its emulator; an interrupted one leaves it for `kei hil resume`
         # (it exits by itself after emulator.idle_exit_s).
         conn.close(stop_device=finished)
         if finished:
-            log.event("device_stopped" if conn.device else "closed", step=session.logged)
-            log.close()
+            log.event("closed", step=session.logged)
+        log.close()
     result = summarize(read_log(log_dir))
-    result["log_dir"] = str(log_dir)
-    if conn.device is not None or conn.emulator_kind:
-        result["emulator"] = conn.emulator_kind
-    result["port"] = conn.port
+    result.update(log_dir=str(log_dir), emulator=conn.emulator_kind, port=conn.port)
     result["device"] = ({"kind": session.hello.device_kind, "id": session.hello.device_id, "firmware": session.hello.firmware}
                         if session.hello else None)
     LogWriter(log_dir).result(result)

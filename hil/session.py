@@ -1,38 +1,39 @@
-"""The bench session: configure the device, stream the car's steps through a go-back-N window,
-log every answer before it counts, and stop at an end condition. Survives a lossy line, a pulled
-cable and a device reset; a host that dies leaves a log `resume` continues from.
+"""The bench session: configure the device, stream the car's steps through a window, log every
+answer before it counts, and stop at an end condition. Survives a lossy line, a pulled cable and a
+device reset; a host that dies leaves a log `resume` continues from.
 
 Per step k (global step number, 1-based; on the wire `k mod 65536`):
 - plan: the car's demand for k (`drive.Car.plan`) within the limits the BMS reported on step
   k - limit_lag_steps (always already logged, because the window is not larger than the lag), or,
-  once that telemetry shows the BMS derating, on step k - derating_lag_steps (the step waits for
-  it: stop-and-wait near the end). Either way the plan does not depend on when answers happen to
-  arrive: the same run gives the same steps over any line, at any pace, resumed or not;
-- send: in STEP frames, several per write, at most `window` beyond the oldest unlogged step;
-- answer: TELEMETRY frames are buffered by step and logged strictly in order (one write + flush
-  per batch, before any further step is sent); a NACK OUT_OF_ORDER answering a transmission made
-  after the last go-back, or no progress for `timeout`, resends every unanswered step from the
-  oldest (the device answers a retransmission from its cache, protocol.md section 3);
+  once that telemetry shows the pack nearly empty or the BMS derating, on step
+  k - close_loop_lag_steps (the step then waits for it: stop-and-wait near the end). Either way
+  the plan does not depend on when answers happen to arrive: the same run gives the same steps
+  over any line, at any pace, resumed or not;
+- send: STEP frames, several per write, at most `window` beyond the oldest unlogged step;
+- answer: TELEMETRY is buffered by step and logged strictly in order (one write + flush per batch,
+  before any further step is sent); steps an answer shows lost are resent at once, and everything
+  unanswered after the adaptive timeout (`hil.window`); the device answers a retransmission from its
+  cache (protocol.md section 3), so nothing is applied twice;
 - end: `end_conditions.EndCheck` on every logged row; then STOP.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 
 from .bench_config import BenchConfig
 from .connection import Connection
 from .drive import Car, DriveProfile
 from .end_conditions import EndCheck, fault_names
-from .errors import DeviceFault, LinkLost, LinkTimeout, ProtocolError
+from .errors import LinkLost, LinkTimeout, ProtocolError
 from .framing import FrameDecoder
 from .pacing import Pacer
 from .protocol import (PROTOCOL_VERSION, Ack, Configure, Fault, Hello, HelloAck, MessageError, Nack, NackReason,
                        OcvTable, Status, Step, StepMode, Stop, Telemetry, decode)
 from .pack_setup import restore_configure
 from .session_log import SEQ_MOD, LogWriter, format_row
+from .window import RetransmitTimer, SendWindow
 
 STEP_WIRE_BYTES = 16        # protocol.md section 5: a STEP frame on the wire
 TELEMETRY_WIRE_BYTES = 59   # ... and its TELEMETRY answer
@@ -48,11 +49,11 @@ class _DeviceReset(Exception):
 @dataclass
 class LinkStats:
     frames_sent: int = 0        # every frame written, retransmissions included
-    frames_retried: int = 0     # STEP retransmissions (go-back-N)
-    go_backs: int = 0
+    frames_retried: int = 0     # STEP retransmissions (after a loss was seen, or a timeout)
     timeouts: int = 0
+    frames_duplicated: int = 0  # second copies of steps sent alone (near the end) on a lossy line
     nacks: int = 0
-    stale_answers: int = 0      # answers to frames already answered (after a go-back)
+    stale_answers: int = 0      # answers for steps not in flight (already logged, or nowhere near)
     bad_messages: int = 0       # good CRC, but not a valid message
     reconnects: int = 0
     device_restores: int = 0
@@ -100,8 +101,12 @@ class Session:
         self.hello: HelloAck | None = None
         self.window = 1
         self.lag = config.session.limit_lag_steps
-        self.derating_lag = config.session.derating_lag_steps
+        self.close_loop_lag = config.session.close_loop_lag_steps
         self._host_seq = HOST_SEQ_START
+        link = config.link
+        wire_bytes = config.session.window_steps * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES)
+        line_time = wire_bytes * BITS_PER_BYTE_8N1 / link.baudrate
+        self.rto = RetransmitTimer(link.min_answer_timeout_s, link.answer_timeout_s + line_time)
         self._t0 = time.monotonic()
         self._last_stats_event = 0.0
         st = start or ResumePoint()
@@ -132,6 +137,7 @@ class Session:
                     return self.end
                 except LinkLost as err:
                     self.stats.reconnects += 1
+                    self._stats_event(force=True)
                     self.log.event("link_lost", step=self.logged, error=str(err))
                     self.log.flush()
                     transport = self.conn.reconnect()
@@ -171,14 +177,20 @@ class Session:
         self._host_seq = (self._host_seq + 1) % SEQ_MOD
         return self._host_seq
 
-    def _request(self, transport, make, accept, retries: int, what: str):
-        """Send `make(seq)` until `accept(msg, seq)` returns a value (not None) for an answer."""
-        timeout = self.cfg.link.answer_timeout_s
-        for _ in range(retries):
+    def _request(self, transport, make, accept, retries: int, what: str, fixed_timeout: bool = False):
+        """Send `make(seq)` until `accept(msg, seqs)` returns a value (not None) for an answer to any
+        of the tries. Timeouts are adaptive (the session's round-trip estimate) unless `fixed_timeout`
+        (HELLO: nothing is known about the device yet, it may be booting)."""
+        rto = self.rto
+        seqs: set[int] = set()
+        for attempt in range(retries):
             seq = self._next_host_seq()
+            seqs.add(seq)
+            sent_at = time.monotonic()
             transport.write(b"\x00" + make(seq).frame())
             self.stats.frames_sent += 1
-            deadline = time.monotonic() + timeout
+            timeout = self.cfg.link.answer_timeout_s if fixed_timeout else rto.timeout_s
+            deadline = sent_at + timeout
             while (left := deadline - time.monotonic()) > 0:
                 for body in self.decoder.feed(transport.read(left)):
                     try:
@@ -186,22 +198,27 @@ class Session:
                     except MessageError:
                         self.stats.bad_messages += 1
                         continue
-                    if isinstance(msg, Nack) and msg.seq == seq and msg.reason != NackReason.OUT_OF_ORDER:
+                    if isinstance(msg, Nack) and msg.seq in seqs and msg.reason != NackReason.OUT_OF_ORDER:
                         raise ProtocolError(f"{self.conn.port}: device refused {what}: NACK "
                                             f"{_reason_name(msg.reason)}")
-                    got = accept(msg, seq)
+                    got = accept(msg, seqs)
                     if got is not None:
+                        if attempt == 0:  # Karn: only an unambiguous round trip
+                            rto.sample(time.monotonic() - sent_at)
                         return got
             self.stats.timeouts += 1
-        raise LinkTimeout(f"{self.conn.port}: no answer to {what} after {retries} tries of {timeout:g} s")
+            if not fixed_timeout:
+                rto.backoff()
+        raise LinkTimeout(f"{self.conn.port}: no answer to {what} after {retries} tries")
 
     def _handshake(self, transport) -> None:
         """HELLO; then configure (fresh), restore (device lost our state) or continue (it kept it)."""
         transport.reset_input()
         self.decoder.reset()
         link = self.cfg.link
-        ack = self._request(transport, lambda s: Hello(s), lambda m, s: m if isinstance(m, HelloAck) and m.seq == s else None,
-                            link.hello_retries, "HELLO")
+        ack = self._request(transport, lambda s: Hello(s),
+                            lambda m, seqs: m if isinstance(m, HelloAck) and m.seq in seqs else None,
+                            link.hello_retries, "HELLO", fixed_timeout=True)
         if ack.protocol_version != PROTOCOL_VERSION:
             raise ProtocolError(f"{self.conn.port}: device speaks protocol version {ack.protocol_version}, "
                                 f"this host speaks {PROTOCOL_VERSION}")
@@ -240,7 +257,7 @@ class Session:
         retries = self.cfg.link.request_retries
         for msg, what in ((self.ocv, "OCV_TABLE"), (configure, "CONFIGURE")):
             self._request(transport, lambda s, m=msg: replace(m, seq=s),
-                          lambda m, s, t=msg.TYPE: m if isinstance(m, Ack) and m.seq == s and m.acked_type == t else None,
+                          lambda m, seqs, t=msg.TYPE: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == t else None,
                           retries, what)
         self.log.event("configured", step=self.logged, soc_true=configure.soc_true, soc_estimate=configure.soc_estimate,
                        step_count=configure.step_count)
@@ -248,7 +265,7 @@ class Session:
     def _log_initial_state(self, transport) -> None:
         """Row 0: the device's state before the first step (its limits plan the first `lag` steps)."""
         tel = self._request(transport, lambda s: Status(s),
-                            lambda m, s: m if isinstance(m, Telemetry) and m.seq == 0 else None,
+                            lambda m, seqs: m if isinstance(m, Telemetry) and m.seq == 0 else None,
                             self.cfg.link.request_retries, "STATUS")
         s0 = self.profile.speed_start_list[0]
         plan = (0, 0, 0.0, 0.0, s0, s0, 0.0, 0.0, 0, 0.0)
@@ -257,7 +274,7 @@ class Session:
     def _stop_device(self, transport) -> None:
         try:
             self._request(transport, lambda s: Stop(s),
-                          lambda m, s: m if isinstance(m, Ack) and m.seq == s else None,
+                          lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Stop.TYPE else None,
                           self.cfg.link.request_retries, "STOP")
             self.log.event("stopped", step=self.logged)
         except (LinkTimeout, LinkLost, ProtocolError) as err:  # the measurement is complete either way
@@ -298,10 +315,11 @@ class Session:
             self.progress(self)
 
     # ---- streaming ----------------------------------------------------------------------------
-    def _limits_source(self, g: int) -> int:
-        """The step whose telemetry plans step g."""
-        lag = self.derating_lag if self.limits[max(g - self.lag, 0)].derating else self.lag
-        return max(g - lag, 0)
+    def _limits_source(self, g: int) -> tuple[int, bool]:
+        """The step whose telemetry plans step g, and whether the host has closed its loop (near the
+        pack's limits: lag close_loop_lag_steps)."""
+        close = self.limits[max(g - self.lag, 0)].close_loop
+        return max(g - (self.close_loop_lag if close else self.lag), 0), close
 
     def _plan(self, g: int, source: int) -> tuple:
         """Plan step g (global) with the limits of step `source`: (cycle, cycle_step, time_s, dt_s,
@@ -322,8 +340,7 @@ class Session:
     def _stream(self, transport) -> None:
         link = self.cfg.link
         window = self.window
-        line_time = window * (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES) * BITS_PER_BYTE_8N1 / link.baudrate
-        timeout = link.answer_timeout_s + line_time
+        rto = self.rto
         base = self.logged + 1             # oldest step without logged telemetry
         nxt = base                         # next step to send for the first time
         self._plan_speed = self.car_speed
@@ -331,81 +348,84 @@ class Session:
         self._plan_time = self.time_s
         plans: dict[int, tuple] = {}       # step -> (plan, frame), sent and not yet logged
         answers: dict[int, Telemetry] = {}
-        fifo: deque = deque()              # (step, transmission id) in the order written
-        tx_id = 0
-        goback_tx = 0                      # transmissions before this one were made before the last go-back
-        timer = time.monotonic()
-        no_progress = 0
+        flight = SendWindow()
+        timer = time.monotonic()           # restarted on progress and on resends; expired: resend all
+        progress_at = timer
         pacer, unpaced = self.pacer, self.pacer.unpaced
-        stats = self.stats
+        stats, log = self.stats, self.log
 
         while True:
             # 1. send new steps (the window allows, the pace allows)
             now = time.monotonic()
+            idle = base == nxt
             out = []
             while nxt < base + window and (unpaced or pacer.deadline(self._plan_time) <= now):
-                source = self._limits_source(nxt)
+                source, close = self._limits_source(nxt)
                 if source >= base:
-                    break  # the BMS derates: this step waits for its predecessor's limits
+                    break  # near the limits: this step waits for its predecessor's limits
                 plan, frame = self._plan(nxt, source)
                 plans[nxt] = (plan, frame)
                 out.append(frame)
-                tx_id += 1
-                fifo.append((nxt, tx_id))
+                flight.sent(nxt, now)
+                if close and stats.frames_retried > link.duplicate_above_loss * stats.frames_sent:
+                    # Alone in flight on a lossy line: a second copy turns a loss into an answer
+                    # instead of a timeout; the copy not needed is answered from the cache.
+                    out.append(frame)
+                    flight.sent(nxt, now)
+                    stats.frames_duplicated += 1
                 nxt += 1
             if out:
-                if base == nxt - len(out):
-                    timer = now
+                if idle:  # the first step in flight starts the clocks (a slow pace idles between steps)
+                    timer = progress_at = now
                 transport.write(b"".join(out))
                 stats.frames_sent += len(out)
 
             # 2. wait for answers, the oldest step's timeout or the next step's deadline
-            wait = timer + timeout - now if base < nxt else timeout
+            wait = timer + rto.timeout_s - now if base < nxt else rto.ceiling_s
             if not unpaced and nxt < base + window:
                 wait = min(wait, pacer.deadline(self._plan_time) - now)
             data = transport.read(max(wait, 0.0))
 
-            # 3. answers
-            goback = False
+            # 3. answers; transmissions an answer skipped were lost: resend them now
+            resend: list[int] = []
             if data:
+                now = time.monotonic()
                 for body in self.decoder.feed(data):
                     try:
                         msg = decode(body)
                     except MessageError as err:
                         stats.bad_messages += 1
-                        self.log.event("bad_message", step=base, error=str(err))
+                        log.event("bad_message", step=base, error=str(err))
                         continue
+                    off = (msg.seq - base) % SEQ_MOD
+                    in_flight = off < nxt - base
                     if isinstance(msg, Telemetry):
-                        off = (msg.seq - base) % SEQ_MOD
-                        if off < nxt - base:
-                            g = base + off
-                            _match(fifo, g)
-                            if g not in answers:
-                                answers[g] = msg
+                        if in_flight:
+                            lost, rtt = flight.answered(base + off, True, now)
+                            resend += lost
+                            if rtt is not None:
+                                rto.sample(rtt)
+                            answers.setdefault(base + off, msg)
                         else:
                             stats.stale_answers += 1
                     elif isinstance(msg, Nack):
                         stats.nacks += 1
-                        if msg.reason == NackReason.OUT_OF_ORDER:
-                            off = (msg.seq - base) % SEQ_MOD
-                            tx = _match(fifo, base + off) if off < nxt - base else None
-                            if tx is not None and tx >= goback_tx:
-                                goback = True
-                            else:
-                                stats.stale_answers += 1
+                        if msg.reason == NackReason.OUT_OF_ORDER and in_flight:
+                            resend += flight.answered(base + off, False, now)[0]
                         elif msg.reason == NackReason.NOT_CONFIGURED:
                             raise _DeviceReset()
                         elif msg.reason == NackReason.BAD_VALUE:
-                            raise ProtocolError(f"{self.conn.port}: device refused step {base + (msg.seq - base) % SEQ_MOD}"
-                                                f" as BAD_VALUE (host bug or incompatible device)")
-                        # BAD_LENGTH / UNKNOWN_TYPE: our frame arrived damaged past the CRC; resent on timeout
+                            raise ProtocolError(f"{self.conn.port}: device refused step {base + off} as BAD_VALUE "
+                                                f"(host bug or incompatible device)")
+                        # BAD_LENGTH / UNKNOWN_TYPE: our frame was damaged past its CRC; the next
+                        # answer (or the timeout) shows it lost.
                     elif isinstance(msg, Fault):
-                        self.log.event("fault_frame", step=base + (msg.seq - base) % SEQ_MOD,
-                                       fault=fault_names(msg.fault), group=msg.group, value=msg.value)
+                        log.event("fault_frame", step=base + off, fault=fault_names(msg.fault), group=msg.group,
+                                  value=msg.value)
                     else:
                         stats.stale_answers += 1
 
-            # 4. log what is complete, in order
+            # 4. log what is complete, in order (before any further step is sent)
             if base in answers:
                 ready = []
                 while base in answers:
@@ -413,48 +433,37 @@ class Session:
                     ready.append((base, plan, answers.pop(base)))
                     base += 1
                 self._log_rows(ready)
-                timer = time.monotonic()
-                no_progress = 0
+                timer = progress_at = time.monotonic()
                 if self.end is not None:
                     overrun = nxt - 1 - self.logged
                     if overrun > 0:
-                        self.log.event("overrun", step=self.logged, steps=overrun,
-                                       note="steps in flight past the end: applied by the device, not counted")
+                        log.event("overrun", step=self.logged, steps=overrun,
+                                  note="steps in flight past the end: applied by the device, not counted")
                     return
                 self._stats_event()
 
-            # 5. go back: NACK after the last go-back, or no progress within the timeout
-            if not goback and base < nxt and time.monotonic() - timer > timeout:
+            # 5. no answer within the timeout (a lost frame nothing was sent after, a pause): resend
+            #    everything unanswered
+            now = time.monotonic()
+            if base < nxt and now - timer > rto.timeout_s:
+                if now - progress_at > link.dead_link_s:
+                    raise LinkTimeout(f"{self.conn.port}: no answer for step {base} in {now - progress_at:.1f} s")
                 stats.timeouts += 1
-                no_progress += 1
-                if no_progress > link.max_consecutive_timeouts:
-                    raise LinkTimeout(f"{self.conn.port}: no answer for step {base} after {no_progress} tries "
-                                      f"of {timeout:.2f} s")
-                goback = True
-            if goback and base < nxt:
-                resend = [plans[g][1] for g in range(base, nxt) if g not in answers]
-                goback_tx = tx_id + 1
-                for g in range(base, nxt):
-                    if g not in answers:
-                        tx_id += 1
-                        fifo.append((g, tx_id))
-                stats.go_backs += 1
-                stats.frames_retried += len(resend)
-                stats.frames_sent += len(resend)
-                self.log.event("go_back", step=base, frames=len(resend))
-                transport.write(b"\x00" + b"".join(resend))
-                timer = time.monotonic()
-
-
-def _match(fifo: deque, step: int):
-    """Transmission id answered by an answer for `step`: the oldest transmission of it (answers come
-    in order); older transmissions are dropped (lost or answered). None if not in flight."""
-    for idx, (g, tx) in enumerate(fifo):
-        if g == step:
-            for _ in range(idx + 1):
-                fifo.popleft()
-            return tx
-    return None
+                rto.backoff()
+                resend = list(range(base, nxt))
+                log.event("timeout", step=base, frames=sum(g not in answers for g in resend),
+                          next_timeout_s=round(rto.timeout_s, 4))
+            if resend:
+                frames = []
+                for g in dict.fromkeys(resend):  # unique, in order
+                    if g >= base and g not in answers:
+                        frames.append(plans[g][1])
+                        flight.sent(g, now)
+                if frames:
+                    stats.frames_retried += len(frames)
+                    stats.frames_sent += len(frames)
+                    transport.write(b"\x00" + b"".join(frames))
+                    timer = now
 
 
 def _reason_name(reason: int) -> str:

@@ -56,13 +56,13 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _fmt(value) -> str:
-    # repr round-trips a float exactly; ints stay ints; NaN (real hardware has no true SOC) as 'nan'.
-    return repr(value) if isinstance(value, float) else str(int(value))
+# repr round-trips a float exactly; ints stay ints; NaN (real hardware has no true SOC) is 'nan'.
+_ROW_FORMAT = ",".join(["%r"] * len(STEP_COLUMNS)) + "\n"
 
 
 def format_row(values) -> str:
-    return ",".join(map(_fmt, values)) + "\n"
+    """One steps.csv line from Python ints and floats, in STEP_COLUMNS order."""
+    return _ROW_FORMAT % tuple(values)
 
 
 class LogWriter:
@@ -106,8 +106,8 @@ class LogWriter:
     def rows(self, lines: list[str]) -> None:
         self._steps.write("".join(lines))
 
-    def event(self, kind: str, **fields) -> None:
-        record = {"t": round(time.time(), 3), "event": kind, **fields}
+    def event(self, name: str, /, **fields) -> None:
+        record = {"t": round(time.time(), 3), "event": name, **fields}
         self._events.write(json.dumps(record, default=_json_default) + "\n")
 
     def flush(self) -> None:
@@ -121,6 +121,7 @@ class LogWriter:
         _write_json_atomic(self.dir / RESULT_FILE, result)
 
     def close(self) -> None:
+        """Flush and close (safe to call twice)."""
         for fh in (self._steps, self._events):
             if fh is not None:
                 try:
@@ -234,16 +235,22 @@ def _read_steps(path: Path) -> dict[str, np.ndarray]:
     if not lines or tuple(lines[0].split(",")) != STEP_COLUMNS:
         raise LogError(f"{path}:1: header row is not {','.join(STEP_COLUMNS)}")
     width = len(STEP_COLUMNS)
-    values = []
-    for n, line in enumerate(lines[1:], start=2):
-        parts = line.split(",")
-        if len(parts) != width:
-            raise LogError(f"{path}:{n}: {len(parts)} fields, expected {width}")
-        try:
-            values.append([float(x) for x in parts])
-        except ValueError as err:
-            raise LogError(f"{path}:{n}: {err}") from err
-    arr = np.array(values, dtype=float).reshape(-1, width)
+    body = lines[1:]
+    fields = ",".join(body).split(",") if body else []
+    try:
+        if len(fields) != width * len(body):
+            raise ValueError("wrong field count")
+        arr = np.array(list(map(float, fields)), dtype=float).reshape(-1, width)
+    except ValueError:  # find the offending line for the message
+        for n, line in enumerate(body, start=2):
+            parts = line.split(",")
+            if len(parts) != width:
+                raise LogError(f"{path}:{n}: {len(parts)} fields, expected {width}") from None
+            try:
+                [float(x) for x in parts]
+            except ValueError as err:
+                raise LogError(f"{path}:{n}: {err}") from None
+        raise
     steps = arr[:, 0]
     if len(steps) and np.any(np.diff(steps) != 1):
         bad = int(np.nonzero(np.diff(steps) != 1)[0][0]) + 3

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
 from .session_log import SessionLog
 
 # Link counters summed over the session's segments (a resumed session has several).
-LINK_COUNTERS = ("frames_sent", "frames_retried", "go_backs", "timeouts", "nacks", "stale_answers", "bad_messages",
+LINK_COUNTERS = ("frames_sent", "frames_retried", "frames_duplicated", "timeouts", "nacks", "stale_answers", "bad_messages",
                  "reconnects", "device_restores", "crc_errors")
 
 
@@ -54,7 +55,8 @@ def summarize(log: SessionLog) -> dict:
     steps_per_cycle = int(head.get("profile", {}).get("steps_per_cycle", 0)) or 1
     out: dict = {
         "design": head.get("design", {}).get("name"),
-        "cycle": head.get("cycle"),
+        "cycle": head.get("cycle") if head.get("cycle_source", "bundled") == "bundled"
+        else Path(head["cycle_source"]).name,
         "measured_range_km": float(c["distance_m"][-1] / 1000.0) if n else 0.0,
         "predicted_range_km": predicted.get("predicted_range_km"),
         "cutoff_reason": end["reason"] if end else "unfinished",
