@@ -1,7 +1,7 @@
 """Start, find and stop device processes by name (hil-contracts.md, "Device process contract").
 
     python    python3 -m hil.device                  (the emulated BMS, hil/device/)
-    firmware  firmware_stubs/build/kei_bms_host      (the C stub; built with make if missing or stale)
+    firmware  firmware_stubs/build/kei_bms_host      (the C stub; `make` first, which is incremental)
 
 The process opens a pty pair, prints `PORT <path>` and serves it. It runs in its own session
 (start_new_session), so a Ctrl-C or a kill of the host does not take it down: a host that dies
@@ -22,10 +22,8 @@ from pathlib import Path
 from optimizer.paths import PROJECT_DIR
 
 from .errors import BenchError
+from .firmware_build import ensure_host_binary
 
-FIRMWARE_DIR = PROJECT_DIR / "firmware_stubs"
-FIRMWARE_BINARY = FIRMWARE_DIR / "build" / "kei_bms_host"
-FIRMWARE_SOURCES = ("*.c", "*.h", "Makefile", "*.mk")
 # What identifies a device process in /proc/<pid>/cmdline (a recorded pid may have been reused).
 PROCESS_MARKERS = {"python": b"hil.device", "firmware": b"kei_bms_host"}
 EMULATOR_KINDS = tuple(PROCESS_MARKERS)
@@ -84,37 +82,11 @@ def _pid_is_device(pid: int, kind: str) -> bool:
     return state != "Z" and PROCESS_MARKERS.get(kind, b"\x00") in cmdline
 
 
-def firmware_needs_build(binary: Path = FIRMWARE_BINARY, source_dir: Path = FIRMWARE_DIR) -> bool:
-    if not binary.exists():
-        return True
-    built = binary.stat().st_mtime
-    for pattern in FIRMWARE_SOURCES:
-        for src in source_dir.rglob(pattern):
-            if "build" not in src.relative_to(source_dir).parts and src.stat().st_mtime > built:
-                return True
-    return False
-
-
-def build_firmware(source_dir: Path = FIRMWARE_DIR) -> None:
-    """`make -C firmware_stubs`; BenchError with make's last lines if it fails."""
-    if not (source_dir / "Makefile").exists():
-        raise BenchError(f"{source_dir}: no Makefile, cannot build the firmware stub")
-    try:
-        out = subprocess.run(["make", "-C", str(source_dir)], capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise BenchError(f"make -C {source_dir}: {err}") from err
-    if out.returncode != 0:
-        tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-15:])
-        raise BenchError(f"make -C {source_dir} failed (exit {out.returncode}):\n{tail}")
-
-
 def device_command(kind: str) -> list[str]:
     if kind == "python":
         return [sys.executable, "-m", "hil.device"]
     if kind == "firmware":
-        if firmware_needs_build():
-            build_firmware()
-        return [str(FIRMWARE_BINARY)]
+        return [str(ensure_host_binary())]  # make is incremental: a no-op when nothing changed
     raise BenchError(f"unknown emulator {kind!r} (known: {', '.join(EMULATOR_KINDS)})")
 
 

@@ -7,7 +7,7 @@ import tty
 
 import pytest
 
-from hil.emulators import adopt_emulator, device_command, firmware_needs_build, start_emulator
+from hil.emulators import adopt_emulator, device_command, start_emulator
 from hil.errors import BenchError, LinkError, LinkLost, LinkTimeout
 from hil.link import list_ports, open_link
 from hil.protocol import Hello, HelloAck, decode
@@ -122,17 +122,6 @@ def test_idle_emulator_exits_by_itself():
     dev.stop(1)
 
 
-def test_unknown_emulator_and_firmware_staleness(tmp_path):
+def test_unknown_emulator_is_named():
     with pytest.raises(BenchError, match="unknown emulator 'matlab'"):
         device_command("matlab")
-    src, binary = tmp_path / "src" / "bms.c", tmp_path / "build" / "kei_bms_host"
-    src.parent.mkdir()
-    src.write_text("int x;")
-    assert firmware_needs_build(binary, tmp_path)  # missing
-    binary.parent.mkdir()
-    binary.write_text("")
-    os.utime(src, (time.time() - 100, time.time() - 100))
-    assert not firmware_needs_build(binary, tmp_path)
-    os.utime(src, None)
-    os.utime(binary, (time.time() - 50, time.time() - 50))
-    assert firmware_needs_build(binary, tmp_path)  # a source newer than the binary
