@@ -243,6 +243,11 @@ int main(int argc, char **argv)
         struct timespec timeout;
         int can_send, ready;
 
+        /* An idle line restarts its schedule now (no credit for idle time); a busy one keeps its
+           absolute deadlines, so a late wake-up catches up instead of slowing the line down. */
+        if (out_len == 0 && line_free_s < now) {
+            line_free_s = now;
+        }
         /* feed the core while a worst-case answer still fits the queue */
         while (in_pos < in_len && OUT_QUEUE_BYTES - out_len >= KEI_MAX_RESPONSE_BYTES) {
             kei_device_feed(&dev, in_buf[in_pos++]);
@@ -253,9 +258,6 @@ int main(int argc, char **argv)
             ssize_t written;
             if (opt.baud > 0) { /* bytes whose slot on the line has come, against absolute deadlines */
                 double bytes_per_s = opt.baud / BITS_PER_BYTE_8N1;
-                if (line_free_s < now) {
-                    line_free_s = now; /* idle line: the schedule restarts now */
-                }
                 n = (size_t)((now - line_free_s) * bytes_per_s) + 1u;
                 n = n < out_len ? n : out_len;
             }
