@@ -11,6 +11,7 @@ from .errors import KeiError
 # Modules that add subcommands; each defines register(subparsers) and set_defaults(func=run).
 SUBCOMMAND_MODULES = [
     "optimizer.simulate_cli",
+    "optimizer.catalog_cli",
     "optimizer.solve_cli",
 ]
 

@@ -129,10 +129,24 @@ def _closest(key: str, candidates: list[str]) -> str | None:
     return match[0] if match else None
 
 
-def describe(fields: Sequence[Field]) -> str:
-    """A Markdown table of a schema, for docs."""
-    rows = ["| key | type | unit | default | description |", "|---|---|---|---|---|"]
+def describe(fields: Sequence[Field], *, with_bounds: bool = False) -> str:
+    """A Markdown table of a schema, for docs; `with_bounds` adds the allowed range or choices."""
+    head = ["key", "type", "unit", "default"] + (["allowed"] if with_bounds else []) + ["description"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for f in fields:
         default = "required" if f.required else "model default" if f.default is FROM_DEFAULTS else repr(f.default)
-        rows.append(f"| `{f.name}` | {f.kind.__name__} | {f.unit} | {default} | {f.description} |")
+        cols = [f"`{f.name}`", f.kind.__name__, f.unit, default]
+        if with_bounds:
+            cols.append(_allowed(f))
+        rows.append("| " + " | ".join(cols + [f.description]) + " |")
     return "\n".join(rows)
+
+
+def _allowed(f: Field) -> str:
+    if f.choices is not None:
+        return ", ".join(f"`{c}`" for c in f.choices)
+    if f.min is None and f.max is None:
+        return "-"
+    low = "" if f.min is None else f"{f.min:g}"
+    high = "" if f.max is None else f"{f.max:g}"
+    return f"{low} .. {high}"
