@@ -17,6 +17,8 @@ REGULATIONS_FILE = CONFIGS_DIR / "regulations.toml"
 LIMIT_FIELDS = (
     Field("description", str, "-", "what the class is", default=""),
     Field("max_length_m", float, "m", "overall length limit", default=None, min=0.5),
+    Field("min_length_m", float, "m", "shortest body the problem accepts (a size class, e.g. full-length kei)",
+          default=None, min=0.5),
     Field("max_width_m", float, "m", "overall width limit", default=None, min=0.5),
     Field("max_height_m", float, "m", "overall height limit", default=None, min=0.5),
     Field("max_peak_power_kw", float, "kW", "traction motor peak output limit", default=None, min=0.1),
@@ -37,6 +39,7 @@ class Limits:
     profile: str
     description: str = ""
     max_length_m: float | None = None
+    min_length_m: float | None = None
     max_width_m: float | None = None
     max_height_m: float | None = None
     max_peak_power_kw: float | None = None

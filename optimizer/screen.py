@@ -36,6 +36,9 @@ def screen_bodies(bodies: tuple[BodySpec, ...], limits: Limits) -> tuple[list[Bo
             if limit is not None and value > limit:
                 reasons.append(Rejection(b.id, key, value, limit, "m",
                                          f"{attr.removesuffix('_m')} {value:.3f} m > {limit:.3f} m ({limits.profile})"))
+        if limits.min_length_m is not None and b.length_m < limits.min_length_m:
+            reasons.append(Rejection(b.id, "min_length_m", -b.length_m, -limits.min_length_m, "m",
+                                     f"length {b.length_m:.3f} m < {limits.min_length_m:.3f} m (size class)"))
         if limits.us_crash_structure_required and not b.us_crash_compliant:
             reasons.append(Rejection(b.id, "us_crash_structure_required", 0.0, 1.0, "-",
                                      "not built for the US crash standards"))
@@ -70,6 +73,9 @@ def explain_empty(kind: str, rejections: list[Rejection], total: int) -> Infeasi
         closest = min(rs, key=lambda r: r.value - r.limit)
         if req == "us_crash_structure_required":
             lines.append(f"{len(rs)} of {total} {kind} lack the US crash structure")
+        elif req.startswith("min_"):
+            lines.append(f"{len(rs)} of {total} {kind} are below {req} = {-closest.limit:g} {closest.unit} "
+                         f"(closest: {closest.part} at {-closest.value:g} {closest.unit})")
         else:
             lines.append(f"{len(rs)} of {total} {kind} exceed {req} = {closest.limit:g} {closest.unit} "
                          f"(closest: {closest.part} at {closest.value:g} {closest.unit})")

@@ -245,7 +245,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     reasons["cannot meet the performance needs even at its lightest"] = perf_max < lo
     feasible = ~np.any(np.array(list(reasons.values())), axis=0)
     if not feasible.any():
-        raise _explain_pairs(reasons, problem, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque,
+        raise _explain_pairs(reasons, problem, cycle, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque,
                              rpm, gear, body_cda, body_crr)
     if price_screen and cap is not None:
         min_price = mult * (price.fixed_content_cost_usd + price.assembly_cost_usd + body_landed[pb]
@@ -318,7 +318,7 @@ def _performance_limits(problem, cycle, road, settings, lo, hi, peak_w, cont_w, 
     return np.array(rows)
 
 
-def _explain_pairs(reasons, problem, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque, rpm,
+def _explain_pairs(reasons, problem, problem_cycle, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque, rpm,
                    gear, cda, crr) -> InfeasibleError:
     """No motor x body pair is possible: name the requirement and how close the best pair comes."""
     perf = problem.performance
@@ -357,6 +357,23 @@ def _explain_pairs(reasons, problem, motors, bodies, pm, pb, lo, road, settings,
                 lines.append(f"{what} needs {need_w[best] / 1000:.1f} kW continuous at the lightest build; the "
                              f"closest pair ({name(best)}) has {cont_w[pm][best] / 1000:.1f} kW")
             details[f"{key}_shortfall_kw"] = float(short[best] / 1000.0)
+    if perf.follow_cycle:
+        limit = cycle_mass_limit(problem_cycle, peak_w[pm], torque[pm], rpm[pm], cda, crr, gear[pm], road,
+                                 problem.limits.max_top_speed_kmh)
+        v_max_kmh = problem_cycle.max_speed_kmh if not problem_cycle.is_composite else max(
+            p.max_speed_kmh for p, _ in problem_cycle.parts)
+        cap = problem.limits.max_top_speed_kmh
+        if cap is not None and cap < v_max_kmh:
+            lines.append(f"following {problem_cycle.name} needs {v_max_kmh:.0f} km/h, above the "
+                         f"{problem.limits.profile} speed cap of {cap:g} km/h")
+        elif not np.isfinite(limit).any():
+            v_motor = vehicle_speed_limit_mps(rpm[pm], gear[pm], road).max() * 3.6
+            lines.append(f"following {problem_cycle.name} needs {v_max_kmh:.0f} km/h; the fastest motor reaches "
+                         f"{v_motor:.0f} km/h at its speed limit")
+        elif (limit < lo).all():
+            best = int(np.argmax(limit - lo))
+            lines.append(f"following {problem_cycle.name}: the most capable pair ({name(best)}) keeps up only up to "
+                         f"{limit[best]:.0f} kg test mass, its lightest build is {lo[best]:.0f} kg")
     if not lines:
         lines.append("each requirement is met by some pair, but no pair meets them all")
     return InfeasibleError("no motor x body pair can meet the requirements: " + "; ".join(lines), details)
