@@ -60,6 +60,7 @@ def solution_json(sol: Solution, design_file: str | None = None) -> dict:
         "milps": sol.milps,
         "corrections": sol.corrections,
         "design_space": d.design_space_size,
+        "screened_design_space": d.screened_space_size,
         "pairs": d.n_pairs,
         "fit_max_error": round(float(d.fit.max_rel_error.max(initial=0.0)), 6),
         "design_file": design_file,
@@ -110,7 +111,8 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     gap = f"gap {sol.gap:.1e}" if sol.gap is not None else "gap n/a"
     lines.append(f"  solved         {s['total']:.2f} s (prepare {s['prepare']:.2f}, build {s['build']:.2f}, solve "
                  f"{s['solve']:.2f}, verify {s['verify']:.2f}); {sol.milps} MILPs, {gap}, "
-                 f"{sol.corrections} model corrections; {d.design_space_size:.2e} combinations, {d.n_pairs} motor x body pairs")
+                 f"{sol.corrections} model corrections; design space {d.design_space_size:.2e} combinations "
+                 f"({d.screened_space_size:.2e} after screening, {d.n_pairs} motor x body pairs)")
     if len(sol.designs) > 1:
         lines.append("")
         lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<28} {'motor':<16} body")

@@ -98,9 +98,16 @@ class ModelData:
 
     @property
     def design_space_size(self) -> int:
-        """Discrete combinations (cell, parallel, series, motor, body) of the screened catalog."""
+        """Discrete combinations (cell, parallel, series, motor, body) of the whole catalog."""
+        pack = self.catalog.pack
+        return (len(self.catalog.cells) * (pack.max_parallel - pack.min_parallel + 1)
+                * (pack.max_series - pack.min_series + 1) * len(self.catalog.motors) * len(self.catalog.bodies))
+
+    @property
+    def screened_space_size(self) -> int:
+        """The combinations left in the MILP after screening and bound tightening."""
         series = int(np.sum(self.layout_series_hi - self.layout_series_lo + 1))
-        return series * len(self.motors) * len(self.bodies)
+        return series * self.n_pairs
 
     def wh_per_km(self, pair: int, test_mass_kg: float) -> float:
         """The linear model's energy per km (after correction), before pack losses."""
@@ -233,7 +240,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     if limits.max_unladen_mass_excl_battery_kg is not None:
         unladen = body_mass[pb] - body_lw[pb] + motor_mass[pm] + fixed_mass
         reasons["unladen mass without battery above the limit"] = unladen > limits.max_unladen_mass_excl_battery_kg
-    reasons["too heavy for the gross-mass limit"] = lo > hi
+    if max_test_mass is not None:
+        reasons["too heavy for the gross-mass limit"] = lo > max_test_mass
 
     road = Road.from_defaults(d)
     body_cda = np.array([b.drag_area_m2 for b in bodies])[pb]
@@ -325,9 +333,15 @@ def _explain_pairs(reasons, problem, problem_cycle, motors, bodies, pm, pb, lo, 
     name = lambda i: f"motor {motors[pm[i]].id} in body {bodies[pb[i]].id}"  # noqa: E731
     lines = []
     details = {"stage": "screen_pairs", "pairs": int(len(pm))}
-    for text, mask in reasons.items():
-        if mask.all():
-            lines.append(f"every pair: {text}")
+    # Each pair counts once, under the first requirement it fails (the later ones follow from it).
+    first = np.full(len(pm), -1)
+    for i, mask in enumerate(reasons.values()):
+        first = np.where((first < 0) & mask, i, first)
+    for i, text in enumerate(reasons):
+        count = int(np.sum(first == i))
+        if count:
+            lines.append(f"{'every pair' if count == len(pm) else f'{count} of {len(pm)} pairs'}: {text}")
+            details[f"pairs_failing: {text}"] = count
     if perf.max_accel_0_100_s is not None:
         t = accel_time_s(lo, 100.0, peak_w[pm], torque[pm], cda, crr, gear[pm], road, settings.accel_speed_points)
         reach = vehicle_speed_limit_mps(rpm[pm], gear[pm], road) >= 100.0 / 3.6
@@ -374,8 +388,7 @@ def _explain_pairs(reasons, problem, problem_cycle, motors, bodies, pm, pb, lo, 
             best = int(np.argmax(limit - lo))
             lines.append(f"following {problem_cycle.name}: the most capable pair ({name(best)}) keeps up only up to "
                          f"{limit[best]:.0f} kg test mass, its lightest build is {lo[best]:.0f} kg")
-    if not lines:
-        lines.append("each requirement is met by some pair, but no pair meets them all")
+
     return InfeasibleError("no motor x body pair can meet the requirements: " + "; ".join(lines), details)
 
 
