@@ -48,7 +48,7 @@ def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
     if cheapest is None:
         return _elastic(base, settings)
     cap = problem.price_cap_usd
-    details = {"stage": "requirements", "cheapest_price_usd": round(cheapest.price_usd, 2),
+    details = {"stage": "requirements", "cheapest_price_usd": cheapest.price_usd,
                "cheapest_design": _parts(cheapest), "price_cap_usd": cap}
     if cheapest.price_usd > cap * (1 + 1e-9):
         return InfeasibleError(
@@ -62,16 +62,16 @@ def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
     best = _best(capped, "max_range", settings) if capped.n_pairs and len(capped.layout_cell) else None
     best_km = best.range_km if best is not None else cheapest.range_km
     text = f"the best range at ${cap:,.0f} is {best_km:.0f} km against {r_min:g} km required"
-    details.update(best_range_at_cap_km=round(best_km, 2), min_range_km=r_min)
+    details.update(best_range_at_cap_km=best_km, min_range_km=r_min)
     uncapped = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, price_screen=False)
     needed = _best(uncapped, "min_price", settings)
     if needed is not None:
         text += f"; {r_min:g} km takes ${needed.price_usd:,.0f} ({_parts(needed)})"
-        details["price_for_min_range_usd"] = round(needed.price_usd, 2)
+        details["price_for_min_range_usd"] = needed.price_usd
     else:
         longest = _best(base, "max_range", settings)
         text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
-        details["longest_range_km"] = round(longest.range_km, 2)
+        details["longest_range_km"] = longest.range_km
     return InfeasibleError(text, details)
 
 
