@@ -77,25 +77,43 @@ def accel_time_s(mass_kg, target_kmh: float, power_w, torque_nm, drag_area_m2, c
 def accel_mass_limit(target_s: float, lo_kg, hi_kg, power_w, torque_nm, max_speed_rpm, drag_area_m2, crr,
                      gear_ratio, road: Road, *, speed_points: int, bisection_steps: int) -> np.ndarray:
     """Largest test mass in [lo_kg, hi_kg] reaching 100 km/h within `target_s`: hi_kg when even that
-    makes it, -inf when not even lo_kg does or the motor cannot turn fast enough for 100 km/h."""
-    args = (100.0, power_w, torque_nm, drag_area_m2, crr, gear_ratio, road, speed_points)
+    makes it, -inf when not even lo_kg does or the motor cannot turn fast enough for 100 km/h.
+
+    t(M) = M k dv sum_v 1 / (G(v) - M g Crr) with G = traction - aero precomputed once per pair, so
+    each bisection step costs two array operations."""
+    v_end = 100.0 / KMH_PER_MPS
+    dv = v_end / speed_points
+    v = (np.arange(speed_points) + 0.5) * dv
+    col = lambda x: np.asarray(x, dtype=float)[..., None]                       # noqa: E731
+    shaft_w = np.minimum(col(power_w), col(torque_nm) * col(gear_ratio) / road.wheel_radius_m * v)
+    g_n = shaft_w * road.driveline_efficiency / v - 0.5 * road.air_density_kg_m3 * col(drag_area_m2) * v**2
+    b_n = road.gravity_m_s2 * np.asarray(crr, dtype=float)
+    g_min = g_n.min(axis=1)
+    k = road.rotating_mass_factor * dv
+
+    def makes_it(mass):
+        net = g_n - col(mass * b_n)
+        ok = g_min > mass * b_n
+        with np.errstate(divide="ignore"):
+            t = mass * k * (1.0 / np.where(net > 0, net, np.nan)).sum(axis=1)
+        return ok & (t <= target_s)
+
     lo = np.asarray(lo_kg, dtype=float).copy()
     hi = np.asarray(hi_kg, dtype=float).copy()
-    ok_hi = accel_time_s(hi, *args) <= target_s
-    ok_lo = accel_time_s(lo, *args) <= target_s
+    ok_hi, ok_lo = makes_it(hi), makes_it(lo)
     for _ in range(bisection_steps):
         mid = 0.5 * (lo + hi)
-        ok = accel_time_s(mid, *args) <= target_s
+        ok = makes_it(mid)
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     limit = np.where(ok_hi, hi_kg, lo)
-    reachable = vehicle_speed_limit_mps(max_speed_rpm, np.asarray(gear_ratio), road) >= 100.0 / KMH_PER_MPS
+    reachable = vehicle_speed_limit_mps(max_speed_rpm, np.asarray(gear_ratio), road) >= v_end
     return np.where(ok_lo & reachable, limit, -np.inf)
 
 
 def cycle_mass_limit(cycle: Cycle, power_w, torque_nm, max_speed_rpm, drag_area_m2, crr, gear_ratio, road: Road,
-                     governed_speed_kmh: float | None) -> np.ndarray:
-    """Largest test mass with which the pair follows every step of the cycle, as the energy model
+                     governed_speed_kmh: float | None, chunk: int = 1024) -> np.ndarray:
+    """Largest test mass with which each pair follows every step of the cycle, as the energy model
     judges it (mean speed per step, road load, power and torque through the gear)."""
     trace = flatten(cycle)
     t, v, grade = trace.time_s, trace.speed_mps, trace.grade_percent
@@ -104,20 +122,34 @@ def cycle_mass_limit(cycle: Cycle, power_w, torque_nm, max_speed_rpm, drag_area_
     v_avg = 0.5 * (v0 + v1)
     theta = np.arctan(grade[1:] / 100.0)
     g = road.gravity_m_s2
-    col = lambda x: np.asarray(x, dtype=float)[:, None]                        # noqa: E731
-    per_kg_w = (road.rotating_mass_factor * (v1**2 - v0**2) / (2.0 * dt)
-                + g * col(crr) * np.cos(theta) * v_avg + g * np.sin(theta) * v_avg)   # pairs x steps
-    aero_w = 0.5 * road.air_density_kg_m3 * col(drag_area_m2) * v_avg**3
-    shaft_w = np.minimum(col(power_w), col(torque_nm) * col(gear_ratio) / road.wheel_radius_m * v_avg)
-    wheel_limit_w = shaft_w * road.driveline_efficiency
-    rising = per_kg_w > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_step = np.where(rising, (wheel_limit_w - aero_w) / np.where(rising, per_kg_w, 1.0), np.inf)
-    limit = per_step.min(axis=1)
-    # Steps where mass helps (braking, descending) must still be within the limit at zero mass.
-    falling_ok = np.all(rising | (aero_w <= wheel_limit_w), axis=1)
+    crr = np.asarray(crr, dtype=float)
+    inertia = road.rotating_mass_factor * (v1**2 - v0**2) / (2.0 * dt)
+    # Only moving steps can ask for traction; a step can bind through mass only where more mass means
+    # more wheel power (for the largest Crr in the set: a superset of every pair's rising steps).
+    moving = v_avg > 0
+    rising = moving & (inertia + g * crr.max(initial=0.0) * np.cos(theta) * v_avg + g * np.sin(theta) * v_avg > 0)
+    falling = moving & ~rising
+    out = np.empty(len(crr))
+    cols = lambda x, i: np.asarray(x, dtype=float)[i, None]                     # noqa: E731
+    for start in range(0, len(crr), chunk):
+        i = slice(start, start + chunk)
+        limit = np.full(len(crr[i]), np.inf)
+        falling_ok = np.ones(len(crr[i]), dtype=bool)
+        for steps, is_rising in ((rising, True), (falling, False)):
+            va, th = v_avg[steps], theta[steps]
+            per_kg = inertia[steps] + g * cols(crr, i) * np.cos(th) * va + g * np.sin(th) * va
+            aero = 0.5 * road.air_density_kg_m3 * cols(drag_area_m2, i) * va**3
+            wheel_limit = np.minimum(cols(power_w, i), cols(torque_nm, i) * cols(gear_ratio, i) / road.wheel_radius_m * va)
+            wheel_limit = wheel_limit * road.driveline_efficiency
+            up = per_kg > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_step = np.where(up, (wheel_limit - aero) / np.where(up, per_kg, 1.0), np.inf)
+            limit = np.minimum(limit, per_step.min(axis=1, initial=np.inf))
+            # Steps where mass helps (braking, descending) must still be within the limit at zero mass.
+            falling_ok &= np.all(up | (aero <= wheel_limit), axis=1)
+        out[i] = np.where(falling_ok & (limit > 0), limit, -np.inf)
     v_max_trace = float(v1.max())
     reachable = vehicle_speed_limit_mps(max_speed_rpm, np.asarray(gear_ratio), road) >= v_max_trace
     if governed_speed_kmh is not None and governed_speed_kmh / KMH_PER_MPS < v_max_trace:
         reachable = np.zeros_like(reachable)
-    return np.where(reachable & falling_ok & (limit > 0), limit, -np.inf)
+    return np.where(reachable, out, -np.inf)

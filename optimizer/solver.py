@@ -14,7 +14,7 @@ import enum
 import time
 from dataclasses import dataclass
 
-from .errors import SolverError
+from .errors import ConfigError, SolverError
 from .paths import CONFIGS_DIR
 from .schema import Field, read_toml, validate_table
 
@@ -48,10 +48,15 @@ class SolverSettings:
     fit_mass_points: int
     accel_speed_points: int
     accel_bisection_steps: int
+    highs: tuple[tuple[str, object], ...] = ()   # raw HiGHS options ([highs] table)
 
 
 def load_solver_settings(path=SOLVER_SETTINGS_FILE) -> SolverSettings:
-    return SolverSettings(**validate_table(read_toml(path), SETTINGS_FIELDS, file=path))
+    raw = validate_table(read_toml(path), SETTINGS_FIELDS, file=path, allow_subtables=("highs",))
+    highs = raw.pop("highs", {})
+    if not isinstance(highs, dict) or not all(isinstance(v, (bool, int, float, str)) for v in highs.values()):
+        raise ConfigError(str(path), "highs", "expected a table of HiGHS option = value")
+    return SolverSettings(**raw, highs=tuple(highs.items()))
 
 
 class Status(enum.Enum):
@@ -92,7 +97,7 @@ class Solver:
         cfg.load_solution = False
         cfg.time_limit = settings.time_limit_s
         cfg.mip_gap = settings.mip_rel_gap
-        self._highs.highs_options = {"mip_abs_gap": settings.mip_abs_gap, "threads": 1}
+        self._highs.highs_options = {"mip_abs_gap": settings.mip_abs_gap, "threads": 1, **dict(settings.highs)}
         self._solved_once = False
 
     def solve(self, warm_start: bool = True) -> SolveResult:

@@ -246,19 +246,27 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     road = Road.from_defaults(d)
     body_cda = np.array([b.drag_area_m2 for b in bodies])[pb]
     body_crr = np.array([b.rolling_resistance_coefficient for b in bodies])[pb]
-    perf = _performance_limits(problem, cycle, road, settings, lo, np.maximum(hi, lo), peak_w[pm], cont_w[pm],
-                               torque[pm], rpm[pm], gear[pm], body_cda, body_crr)
-    perf_max = perf.min(axis=0) if len(perf) else np.full(len(pm), np.inf)
-    perf_which = np.where(np.isfinite(perf_max), perf.argmin(axis=0), -1) if len(perf) else np.full(len(pm), -1)
-    reasons["cannot meet the performance needs even at its lightest"] = perf_max < lo
-    feasible = ~np.any(np.array(list(reasons.values())), axis=0)
-    if not feasible.any():
-        raise _explain_pairs(reasons, problem, cycle, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque,
-                             rpm, gear, body_cda, body_crr)
+    structural = ~np.any(np.array(list(reasons.values())), axis=0)
+    priced = structural.copy()
     if price_screen and cap is not None:
         min_price = mult * (price.fixed_content_cost_usd + price.assembly_cost_usd + body_landed[pb]
                             + motor_landed[pm] + min_pack_bom[pm])
-        feasible &= min_price <= cap * (1 + 1e-9)
+        priced &= min_price <= cap * (1 + 1e-9)
+    # Performance limits cost the most: evaluate them only where nothing cheaper has ruled the pair out.
+    alive = np.flatnonzero(priced)
+    perf_max = np.full(len(pm), np.inf)
+    perf_which = np.full(len(pm), -1)
+    if len(alive):
+        perf = _performance_limits(problem, cycle, road, settings, lo[alive], np.maximum(hi, lo)[alive],
+                                   peak_w[pm[alive]], cont_w[pm[alive]], torque[pm[alive]], rpm[pm[alive]],
+                                   gear[pm[alive]], body_cda[alive], body_crr[alive])
+        perf_max[alive] = perf.min(axis=0)
+        perf_which[alive] = np.where(np.isfinite(perf_max[alive]), perf.argmin(axis=0), -1)
+    reasons["cannot meet the performance needs even at its lightest"] = perf_max < lo
+    feasible = priced & (perf_max >= lo)
+    if not (structural & ~priced).any() and not feasible.any():
+        raise _explain_pairs(reasons, problem, cycle, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque,
+                             rpm, gear, body_cda, body_crr)
     keep = np.flatnonzero(feasible)
     pm, pb, lo, struct_hi = pm[keep], pb[keep], lo[keep], struct_hi[keep]
     hi = np.minimum(hi[keep], perf_max[keep])
@@ -309,21 +317,24 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
 
 
 def _performance_limits(problem, cycle, road, settings, lo, hi, peak_w, cont_w, torque, rpm, gear, cda, crr):
-    """Rows in PERF_NAMES order (inf where the problem does not ask for it)."""
+    """Rows in PERF_NAMES order (inf where the problem does not ask for it). The closed-form limits
+    go first; the cycle and the 0-100 km/h integral only run for pairs those leave standing."""
     perf = problem.performance
-    inf = np.full(len(lo), np.inf)
-    rows = [inf, inf, inf, inf]
-    if perf.max_accel_0_100_s is not None:
-        rows[0] = accel_mass_limit(perf.max_accel_0_100_s, lo, hi, peak_w, torque, rpm, cda, crr, gear, road,
-                                   speed_points=settings.accel_speed_points,
-                                   bisection_steps=settings.accel_bisection_steps)
+    rows = np.full((len(PERF_NAMES), len(lo)), np.inf)
     if perf.min_top_speed_kmh is not None:
         rows[1] = steady_speed_mass_limit(perf.min_top_speed_kmh, 0.0, cont_w, cda, crr, rpm, gear, road)
     if perf.grade_percent is not None:
         rows[2] = steady_speed_mass_limit(perf.grade_speed_kmh, perf.grade_percent, cont_w, cda, crr, rpm, gear, road)
-    if perf.follow_cycle:
-        rows[3] = cycle_mass_limit(cycle, peak_w, torque, rpm, cda, crr, gear, road, problem.limits.max_top_speed_kmh)
-    return np.array(rows)
+    ok = np.flatnonzero(rows.min(axis=0) >= lo)
+    if perf.follow_cycle and len(ok):
+        rows[3, ok] = cycle_mass_limit(cycle, peak_w[ok], torque[ok], rpm[ok], cda[ok], crr[ok], gear[ok], road,
+                                       problem.limits.max_top_speed_kmh)
+        ok = ok[rows[3, ok] >= lo[ok]]
+    if perf.max_accel_0_100_s is not None and len(ok):
+        rows[0, ok] = accel_mass_limit(perf.max_accel_0_100_s, lo[ok], hi[ok], peak_w[ok], torque[ok], rpm[ok], cda[ok],
+                                       crr[ok], gear[ok], road, speed_points=settings.accel_speed_points,
+                                       bisection_steps=settings.accel_bisection_steps)
+    return rows
 
 
 def _explain_pairs(reasons, problem, problem_cycle, motors, bodies, pm, pb, lo, road, settings, peak_w, cont_w, torque, rpm,
