@@ -122,7 +122,7 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
     whkm = d.wh_per_km(pair, test)
     loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
     label_energy = d.range_energy_factor * d.cell_energy_wh[ci] * (n - loss_cells)
-    range_km = label_energy / whkm
+    range_km = label_energy / whkm if whkm > 0 else float("nan")  # nan: data prepared without energy fits
     limit = int(d.pair_perf_limit[pair])
     return Design(
         choice=ch, cell=cell, parallel=par, series=s, motor=motor, body=body,
@@ -131,7 +131,7 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
         pack_mass_kg=float(pack_mass), pack_volume_l=float(n * d.cell_pack_volume_l[ci]),
         pack_power_w=float(n * d.cell_power_w[ci]), lightweighting_kg=lw, curb_mass_kg=float(curb),
         test_mass_kg=float(test), mass_kg=mass, price_usd=float(retail), price=price,
-        energy_wh_per_km=float(whkm * n / (n - loss_cells)),
+        energy_wh_per_km=float(whkm * n / (n - loss_cells)) if whkm > 0 else float("nan"),
         range_km=float(range_km), perf_mass_limit_kg=float(d.pair_perf_max_kg[pair]),
         perf_limit=PERF_NAMES[limit] if limit >= 0 else "", fit_error=float(d.fit.max_rel_error[pair]))
 

@@ -39,7 +39,7 @@ SLACK_TEXT = {
 
 def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
     base = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
-                   price_screen=False)
+                   price_screen=False, energy=False)
     if base.n_pairs == 0 or len(base.layout_cell) == 0:
         return InfeasibleError("no battery layout fits: for every cell, the series counts inside a motor's voltage "
                                "window that deliver its power need a pack larger than any body's battery space",
@@ -60,7 +60,7 @@ def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
                                f"${cheapest.price_usd:,.0f}) is under the cap", details)
     capped = prepare(catalog, problem, cycle, defaults, settings, min_range_km=0)
     best = _best(capped, "max_range", settings) if capped.n_pairs and len(capped.layout_cell) else None
-    best_km = best.range_km if best is not None else cheapest.range_km
+    best_km = best.range_km if best is not None else 0.0
     text = f"the best range at ${cap:,.0f} is {best_km:.0f} km against {r_min:g} km required"
     details.update(best_range_at_cap_km=best_km, min_range_km=r_min)
     uncapped = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, price_screen=False)
@@ -69,7 +69,8 @@ def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
         text += f"; {r_min:g} km takes ${needed.price_usd:,.0f} ({_parts(needed)})"
         details["price_for_min_range_usd"] = needed.price_usd
     else:
-        longest = _best(base, "max_range", settings)
+        longest = _best(prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
+                                price_screen=False), "max_range", settings)
         text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
         details["longest_range_km"] = longest.range_km
     return InfeasibleError(text, details)

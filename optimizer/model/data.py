@@ -143,14 +143,20 @@ def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm,
     return EnergyFit(**{f: table[:, i] for i, f in enumerate(FIT_ROW)}, variants=variants, seconds=seconds)
 
 
+def _zero_fit(lo, hi) -> EnergyFit:
+    zero = np.zeros(len(lo))
+    return EnergyFit(zero, zero, zero, zero, np.asarray(lo, float), np.asarray(hi, float), 0, 0.0)
+
+
 FIT_ROW = ("intercept_wh_per_km", "slope_wh_per_km_per_kg", "loss_power_w", "max_rel_error", "mass_lo_kg", "mass_hi_kg")
 
 
 def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, settings: SolverSettings, *,
             price_cap_usd: float | None = None, min_range_km: float | None = None,
-            price_screen: bool = True) -> ModelData:
+            price_screen: bool = True, energy: bool = True) -> ModelData:
     """Screen, bound, fit. `price_cap_usd`/`min_range_km` default to the problem's; pass
-    math.inf / 0 to drop them (explanations). Raises InfeasibleError when the screens leave nothing."""
+    math.inf / 0 to drop them (explanations). `energy=False` skips the energy fits (all zero) for
+    questions about price alone. Raises InfeasibleError when the screens leave nothing."""
     start = time.perf_counter()
     cap = problem.price_cap_usd if price_cap_usd is None else price_cap_usd
     cap = None if cap is None or math.isinf(cap) else cap
@@ -274,20 +280,32 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     body_cda, body_crr = body_cda[keep], body_crr[keep]
 
     # ---- energy fits (cached per pair) ---------------------------------------------------------
-    fit = _cached_fit(catalog, problem, cycle, d, settings, motors, bodies, pm, pb, lo, hi,
+    fit = _zero_fit(lo, hi) if not energy else _cached_fit(catalog, problem, cycle, d, settings, motors, bodies, pm, pb, lo, hi,
                       PairPhysics(drag_area_m2=body_cda, rolling_resistance_coefficient=body_crr,
                                   peak_power_w=peak_w[pm], peak_torque_nm=torque[pm], max_speed_rpm=rpm[pm],
                                   gear_ratio=gear[pm], map_scale=scale[pm]))
 
     # ---- layouts: (cell, parallel) with a series range some kept motor and body accept ---------
+    if cap is not None and len(pm):
+        # The heaviest pack a pair can afford bounds its test mass (a valid, tighter bound for the MILP;
+        # the fit keeps the price-independent range so it can be cached across price caps).
+        pair_budget = cap / mult - price.fixed_content_cost_usd - price.assembly_cost_usd - body_landed[pb] - motor_landed[pm]
+        kg_per_usd = float(np.max(cell_pack_mass / cell_bom))
+        struct_hi = np.minimum(struct_hi, base[keep] + np.maximum(pair_budget, 0.0) * kg_per_usd)
     used_m, used_b = np.unique(pm), np.unique(pb)
+    # The most any pack may cost: the cap less the cheapest motor x body and the fixed content.
+    pack_budget = np.inf
+    if cap is not None and len(pm):
+        pack_budget = cap / mult - price.fixed_content_cost_usd - price.assembly_cost_usd - float(
+            np.min(body_landed[pb] + motor_landed[pm]))
     layouts = []
     for ci in range(len(cells) if len(pm) else 0):
         s_lo_v = max(pack.min_series, int(np.ceil(motor_vmin[used_m] / cell_vmin[ci] - 1e-9).min())) if len(used_m) else 1
         s_hi_v = min(pack.max_series, int(np.floor(motor_vmax[used_m] / cell_vmax[ci] + 1e-9).max())) if len(used_m) else 0
         for p in par:
             s_lo = max(s_lo_v, int(np.ceil(motor_need[used_m].min() / (cell_power[ci] * p) - 1e-9)))
-            s_hi = min(s_hi_v, int(np.floor(body_volume[used_b].max() / (cell_pack_volume[ci] * p) + 1e-9)))
+            s_hi = min(s_hi_v, int(np.floor(body_volume[used_b].max() / (cell_pack_volume[ci] * p) + 1e-9)),
+                       int(min(np.floor(pack_budget / (cell_bom[ci] * p) + 1e-9), pack.max_series)))
             if s_lo <= s_hi:
                 layouts.append((ci, int(p), s_lo, s_hi))
     layout_arr = np.array(layouts, dtype=int).reshape(-1, 4)
