@@ -5,6 +5,7 @@ import json
 from dataclasses import replace
 
 from .design import to_vehicle
+from .errors import InfeasibleError
 from .problem import load_problem
 from .vehicle import write_vehicle
 
@@ -28,7 +29,13 @@ def run_solve(args) -> int:
     problem = load_problem(args.problem)
     if args.price_cap is not None:
         problem = replace(problem, price_cap_usd=args.price_cap)
-    sol = solve_problem(problem, top=args.top)
+    try:
+        sol = solve_problem(problem, top=args.top)
+    except InfeasibleError as err:
+        if args.json:  # a program still gets one object on stdout; the exit code stays 2
+            print(json.dumps({"status": "infeasible", "problem": problem.name, "objective": problem.objective,
+                              "explanation": err.explanation, "details": err.details}, indent=2, default=str))
+        raise
     if args.out:
         header = (f"Design written by kei solve {args.problem}: {problem.objective} on {sol.data.cycle.name}.\n"
                   f"Predicted range {sol.best.range_km:.1f} km, simulated {sol.best.verified_range_km:.1f} km; "

@@ -71,9 +71,14 @@ def _problem_file(tmp_path: Path, **changes) -> Path:
 
 
 def test_infeasible_problem_exits_2_with_numbers(tmp_path):
-    out = run_kei("solve", _problem_file(tmp_path, price_cap_usd="9000.0", min_range_km="1.0"))
+    path = _problem_file(tmp_path, price_cap_usd="9000.0", min_range_km="1.0")
+    out = run_kei("solve", path)
     assert out.returncode == 2
     assert "the cheapest car that meets the rest costs $" in out.stderr and "against the $9,000 cap" in out.stderr
+    out = run_kei("solve", path, "--json")
+    assert out.returncode == 2
+    data = json.loads(out.stdout)
+    assert data["status"] == "infeasible" and data["details"]["cheapest_price_usd"] > 9000.0
 
 
 def test_bad_problem_file_exits_2_naming_file_and_key(tmp_path):
