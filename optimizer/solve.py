@@ -19,6 +19,7 @@ from .cycles import load_cycle
 from .design import Design, decode, evaluate, to_vehicle
 from .energy import simulate
 from .errors import SolverError
+from .infeasible import explain
 from .model import build_model
 from .model.data import ModelData, check_catalog, prepare
 from .parts import Catalog
@@ -64,8 +65,6 @@ def solve_problem(problem: Problem, *, catalog: Catalog | None = None, top: int 
     data = prepare(catalog, problem, cycle, defaults, settings)
     seconds = {"prepare": time.perf_counter() - t}
     if data.n_pairs == 0 or len(data.layout_cell) == 0:
-        from .infeasible import explain
-
         raise explain(problem, catalog, cycle, defaults, settings)
     # build
     t = time.perf_counter()
@@ -79,8 +78,6 @@ def solve_problem(problem: Problem, *, catalog: Catalog | None = None, top: int 
         design = _solve_verified(model, solver, data, settings, sol, verify=verify)
         if design is None:
             if k == 0:
-                from .infeasible import explain
-
                 raise explain(problem, catalog, cycle, defaults, settings)
             sol.notes.append(f"only {k} distinct design(s) exist; --top {top} asked for more")
             break
@@ -101,7 +98,7 @@ def _solve_verified(model, solver: Solver, data: ModelData, settings: SolverSett
         if choice is None:
             return None
         design = evaluate(data, choice)
-        if sol.gap is None or not sol.designs:
+        if not sol.designs:  # the reported gap is the best design's
             sol.gap = gap
         if not verify:
             return design

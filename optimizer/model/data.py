@@ -171,6 +171,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         raise explain_empty("motors", motor_rej, len(catalog.motors))
     cells = list(catalog.cells)
     mult = price.price_per_bom_usd
+    fixed_bom = price.fixed_content_cost_usd + price.assembly_cost_usd
     d = defaults
 
     # ---- cells -------------------------------------------------------------------------------
@@ -255,8 +256,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     structural = ~np.any(np.array(list(reasons.values())), axis=0)
     priced = structural.copy()
     if price_screen and cap is not None:
-        min_price = mult * (price.fixed_content_cost_usd + price.assembly_cost_usd + body_landed[pb]
-                            + motor_landed[pm] + min_pack_bom[pm])
+        min_price = mult * (fixed_bom + body_landed[pb] + motor_landed[pm] + min_pack_bom[pm])
         priced &= min_price <= cap * (1 + 1e-9)
     # Performance limits cost the most: evaluate them only where nothing cheaper has ruled the pair out.
     alive = np.flatnonzero(priced)
@@ -285,30 +285,16 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
                                   peak_power_w=peak_w[pm], peak_torque_nm=torque[pm], max_speed_rpm=rpm[pm],
                                   gear_ratio=gear[pm], map_scale=scale[pm]))
 
-    # ---- layouts: (cell, parallel) with a series range some kept motor and body accept ---------
+    pack_budget = np.inf  # the most any pack may cost: the cap less the cheapest motor x body and fixed content
     if cap is not None and len(pm):
         # The heaviest pack a pair can afford bounds its test mass (a valid, tighter bound for the MILP;
         # the fit keeps the price-independent range so it can be cached across price caps).
-        pair_budget = cap / mult - price.fixed_content_cost_usd - price.assembly_cost_usd - body_landed[pb] - motor_landed[pm]
+        pair_budget = cap / mult - fixed_bom - body_landed[pb] - motor_landed[pm]
         kg_per_usd = float(np.max(cell_pack_mass / cell_bom))
         struct_hi = np.minimum(struct_hi, base[keep] + np.maximum(pair_budget, 0.0) * kg_per_usd)
-    used_m, used_b = np.unique(pm), np.unique(pb)
-    # The most any pack may cost: the cap less the cheapest motor x body and the fixed content.
-    pack_budget = np.inf
-    if cap is not None and len(pm):
-        pack_budget = cap / mult - price.fixed_content_cost_usd - price.assembly_cost_usd - float(
-            np.min(body_landed[pb] + motor_landed[pm]))
-    layouts = []
-    for ci in range(len(cells) if len(pm) else 0):
-        s_lo_v = max(pack.min_series, int(np.ceil(motor_vmin[used_m] / cell_vmin[ci] - 1e-9).min())) if len(used_m) else 1
-        s_hi_v = min(pack.max_series, int(np.floor(motor_vmax[used_m] / cell_vmax[ci] + 1e-9).max())) if len(used_m) else 0
-        for p in par:
-            s_lo = max(s_lo_v, int(np.ceil(motor_need[used_m].min() / (cell_power[ci] * p) - 1e-9)))
-            s_hi = min(s_hi_v, int(np.floor(body_volume[used_b].max() / (cell_pack_volume[ci] * p) + 1e-9)),
-                       int(min(np.floor(pack_budget / (cell_bom[ci] * p) + 1e-9), pack.max_series)))
-            if s_lo <= s_hi:
-                layouts.append((ci, int(p), s_lo, s_hi))
-    layout_arr = np.array(layouts, dtype=int).reshape(-1, 4)
+        pack_budget = float(pair_budget.max())
+    layout_arr = _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_pack_volume, cell_bom, pack_budget,
+                          motor_vmin[pm], motor_vmax[pm], motor_need[pm], body_volume[pb])
 
     segs = catalog.lightweighting
     ends = np.array([s.up_to_kg for s in segs])
@@ -326,12 +312,29 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         pair_motor=pm, pair_body=pb, pair_mass_lo_kg=lo, pair_mass_hi_kg=hi, pair_struct_hi_kg=struct_hi, pair_perf_max_kg=perf_max,
         pair_perf_limit=perf_which, fit=fit, correction=np.ones(len(pm)), lw_width_kg=widths,
         lw_cost_usd_per_kg=np.array([s.cost_usd_per_kg for s in segs]), payload_kg=problem.payload_kg,
-        fixed_mass_kg=fixed_mass, fixed_bom_usd=price.fixed_content_cost_usd + price.assembly_cost_usd,
+        fixed_mass_kg=fixed_mass, fixed_bom_usd=fixed_bom,
         price_per_bom=mult, price_cap_usd=cap, min_range_km=min_range,
         range_energy_factor=cycle.range_factor * usable, usable_fraction=usable, max_test_mass_kg=max_test_mass,
         max_unladen_excl_battery_kg=limits.max_unladen_mass_excl_battery_kg,
         governed_speed_kmh=limits.max_top_speed_kmh, rejections=body_rej + motor_rej,
         prep_seconds=time.perf_counter() - start)
+
+
+def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_pack_volume, cell_bom, pack_budget, vmin, vmax,
+             need, volume) -> np.ndarray:
+    """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window and
+    power need, the largest kept body and the pack budget admit; empty ranges are left out."""
+    rows = []
+    for ci in range(len(cell_vmin) if len(vmin) else 0):
+        s_lo_v = max(pack.min_series, int(np.ceil(vmin / cell_vmin[ci] - 1e-9).min()))
+        s_hi_v = min(pack.max_series, int(np.floor(vmax / cell_vmax[ci] + 1e-9).max()))
+        for p in par:
+            s_lo = max(s_lo_v, int(np.ceil(need.min() / (cell_power[ci] * p) - 1e-9)))
+            s_hi = min(s_hi_v, int(np.floor(volume.max() / (cell_pack_volume[ci] * p) + 1e-9)),
+                       int(min(np.floor(pack_budget / (cell_bom[ci] * p) + 1e-9), pack.max_series)))
+            if s_lo <= s_hi:
+                rows.append((ci, int(p), s_lo, s_hi))
+    return np.array(rows, dtype=int).reshape(-1, 4)
 
 
 def _performance_limits(problem, cycle, road, settings, lo, hi, peak_w, cont_w, torque, rpm, gear, cda, crr):
