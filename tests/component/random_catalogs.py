@@ -102,6 +102,11 @@ def problems(draw, objective: str):
         perf["min_top_speed_kmh"] = draw(_u(90, 130))
     if draw(st.booleans()):
         perf["grade_percent"], perf["grade_speed_kmh"] = draw(_u(2.0, 6.0)), draw(_u(50, 90))
+    reg = raw["regulation"]
     if draw(st.booleans()):
-        raw["regulation"]["max_width_m"] = draw(_u(1.45, 1.75))
+        reg["max_width_m"] = draw(_u(1.45, 1.75))
+    if draw(st.booleans()):
+        reg["max_gross_mass_kg"], reg["gross_load_kg"] = draw(_u(1300, 2200)), draw(_u(0, 300))
+    if draw(st.booleans()):
+        reg["max_unladen_mass_excl_battery_kg"] = draw(_u(700, 1300))
     return problem_from_dict(raw, file="<random problem>")
