@@ -15,6 +15,7 @@ from .errors import KeiError
 SUBCOMMAND_MODULES = [
     "optimizer.simulate_cli",
     "optimizer.catalog_cli",
+    "optimizer.solve_cli",
 ]
 # Subcommands owned by hil/: name -> (module with main(argv) -> int, help).
 DELEGATED = {

@@ -1,0 +1,180 @@
+"""Benchmark of `kei solve`: solve time of the bundled problems and of catalogs scaled up x4 and x16
+(design spaces from ~6e6 to ~2.5e10 combinations), against exhaustive enumeration of the same model
+on every size where enumeration still finishes, as a speed ratio measured in the same run.
+
+    python3 bench/solve.py            # ~1-2 min; --quick skips the x16 enumeration estimate run
+
+Scaled catalogs are plausible variants of the real parts (configs/catalog/): every cell, drive unit
+and body gets k-1 siblings with capacity, power, mass, drag, volume, cost and origin perturbed the way
+real model ranges differ (+-5..25 %), ids suffixed `_v1`.. (seeded, so every run solves the same).
+Timings: cold = first solve in the process (energy-model fits included), warm = the same solve again
+(fits cached, as for --top K, corrections and explanations within a run). Enumeration is timed cold
+too (the same screens, performance limits and fits, then every combination with numpy); where it
+would take too long, its rate on the first motors is measured and the full time extrapolated (*).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing, like the tests
+
+from optimizer.brute_force import enumerate_designs  # noqa: E402
+from optimizer.catalog import ORIGINS, load_catalog  # noqa: E402
+from optimizer.cycles import load_cycle  # noqa: E402
+from optimizer.errors import InfeasibleError  # noqa: E402
+from optimizer.model.data import clear_fit_cache, prepare  # noqa: E402
+from optimizer.parts import Catalog  # noqa: E402
+from optimizer.problem import load_problem  # noqa: E402
+from optimizer.solve import solve_problem  # noqa: E402
+from optimizer.solver import load_solver_settings  # noqa: E402
+from optimizer.vehicle import load_model_defaults  # noqa: E402
+
+PROBLEMS = sorted((ROOT / "configs" / "problems").glob("*.toml"))
+SCALED_PROBLEMS = tuple(p.stem for p in PROBLEMS)
+AIM_DEFAULT_S = 1.0          # issue 3: default problems under 1 s
+AIM_LARGE_S = 5.0            # issue 3: 1e10+ combinations under 5 s
+ENUMERATE_LIMIT_S = 120.0    # run enumeration in full below this predicted time, else extrapolate
+
+
+def scaled(cat: Catalog, k: int, seed: int = 0) -> Catalog:
+    """`cat` with every part joined by k-1 perturbed siblings."""
+    if k == 1:
+        return cat
+    rng = np.random.default_rng(seed)
+    u = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
+    cells, motors, bodies = list(cat.cells), list(cat.motors), list(cat.bodies)
+    for i in range(1, k):
+        for c in cat.cells:
+            size = u(0.8, 1.25)
+            cells.append(dataclasses.replace(
+                c, id=f"{c.id}_v{i}", capacity_ah=c.capacity_ah * size, mass_kg=c.mass_kg * size * u(0.95, 1.05),
+                volume_l=c.volume_l * size * u(0.95, 1.05), internal_resistance_mohm=c.internal_resistance_mohm / size,
+                max_discharge_c=c.max_discharge_c * u(0.8, 1.2), max_charge_c=c.max_charge_c * u(0.8, 1.2),
+                cost_usd_per_kwh=c.cost_usd_per_kwh * u(0.85, 1.15), origin=str(rng.choice(ORIGINS))))
+        for m in cat.motors:
+            size = u(0.85, 1.15)
+            motors.append(dataclasses.replace(
+                m, id=f"{m.id}_v{i}", peak_power_kw=m.peak_power_kw * size,
+                continuous_power_kw=m.continuous_power_kw * size, peak_torque_nm=m.peak_torque_nm * size,
+                peak_efficiency=min(0.97, m.peak_efficiency + u(-0.01, 0.01)), mass_kg=m.mass_kg * size * u(0.95, 1.05),
+                cost_usd=m.cost_usd * size * u(0.85, 1.15), origin=str(rng.choice(ORIGINS))))
+        for b in cat.bodies:
+            bodies.append(dataclasses.replace(
+                b, id=f"{b.id}_v{i}", glider_mass_kg=b.glider_mass_kg * u(0.95, 1.05),
+                drag_coefficient=b.drag_coefficient * u(0.93, 1.07), battery_volume_l=b.battery_volume_l * u(0.85, 1.2),
+                cost_usd=b.cost_usd * u(0.9, 1.1), origin=str(rng.choice(ORIGINS))))
+    return dataclasses.replace(cat, cells=tuple(cells), motors=tuple(motors), bodies=tuple(bodies),
+                               source=f"{cat.source} x{k}")
+
+
+def timed_solve(problem, catalog):
+    """(cold seconds, warm seconds, solution or the InfeasibleError)."""
+    clear_fit_cache()
+    t = time.perf_counter()
+    try:
+        result = solve_problem(problem, catalog=catalog)
+    except InfeasibleError as err:
+        result = err
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    try:
+        solve_problem(problem, catalog=catalog)
+    except InfeasibleError:
+        pass
+    return cold, time.perf_counter() - t, result
+
+
+def timed_enumeration(problem, catalog, quick: bool):
+    """(seconds, combinations, best value, estimated?) of exhaustive enumeration of the same model,
+    cold like the MILP's timing: the model data (screens, performance limits, energy fits) included."""
+    clear_fit_cache()
+    t = time.perf_counter()
+    try:
+        d = prepare(catalog, problem, load_cycle(problem.cycle), load_model_defaults(), load_solver_settings(),
+                    price_screen=False)
+    except InfeasibleError:
+        return time.perf_counter() - t, 0, None, False
+    prep_s = time.perf_counter() - t
+    probe_motors = min(2, len(d.motors))
+    probe = enumerate_designs(dataclasses.replace(d, motors=d.motors[:probe_motors]))  # rate on a sample
+    predicted = prep_s + probe.seconds / probe_motors * len(d.motors)
+    if predicted > ENUMERATE_LIMIT_S or (quick and predicted > 10):
+        return predicted, probe.combinations // probe_motors * len(d.motors), None, True
+    full = enumerate_designs(d)
+    return prep_s + full.seconds, full.combinations, (full.best[0].value if full.best else None), False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="extrapolate enumeration above 10 s")
+    args = parser.parse_args()
+    base = load_catalog(ROOT / "configs" / "catalog")
+    print("kei solve benchmark (1 thread; cold = fits included, warm = fits cached)\n")
+    print(f"{'problem':<16}{'catalog':>8}{'design space':>14}{'pairs':>7}{'cold s':>8}{'warm s':>8}"
+          f"{'MILPs':>6}  result")
+    worst_default = 0.0
+    for path in PROBLEMS:
+        problem = load_problem(path)
+        cold, warm, res = timed_solve(problem, base)
+        worst_default = max(worst_default, cold)
+        print(_row(problem.name, 1, res, cold, warm))
+    print(f"\ndefault problems: slowest {worst_default:.2f} s (aim < {AIM_DEFAULT_S:g} s: "
+          f"{'met' if worst_default < AIM_DEFAULT_S else 'NOT met'})\n")
+
+    print(f"{'problem':<16}{'catalog':>8}{'design space':>14}{'enumerated':>12}{'pairs':>7}{'MILP s':>8}{'enum s':>10}"
+          f"{'enum/MILP':>10}  agree")
+    largest = []
+    for k in (1, 4, 16):
+        catalog = scaled(base, k)
+        for name in SCALED_PROBLEMS:
+            problem = load_problem(ROOT / "configs" / "problems" / f"{name}.toml")
+            cold, warm, res = timed_solve(problem, catalog)
+            enum_s, combos, best, estimated = timed_enumeration(problem, catalog, args.quick)
+            space = _space(catalog)
+            if space >= 1e10:
+                largest.append(cold)
+            value = None if isinstance(res, InfeasibleError) else (
+                res.best.range_km if problem.objective == "max_range" else res.best.price_usd)
+            if value is None and best is None and not estimated:
+                agree = "yes (both infeasible)"
+            else:
+                agree = "-" if best is None or value is None else (
+                    "yes" if abs(value / best - 1) < 1e-6 else f"NO ({value:.6g} vs {best:.6g})")
+            pairs = "-" if isinstance(res, InfeasibleError) else res.data.n_pairs
+            print(f"{name:<16}{'x' + str(k):>8}{space:>14.2e}{combos:>12.2e}{pairs:>7}{cold:>8.2f}"
+                  f"{enum_s:>9.1f}{'*' if estimated else ' '}{enum_s / cold:>10.1f}  {agree}")
+    if largest:
+        print(f"\n1e10+ combinations: slowest {max(largest):.2f} s (aim < {AIM_LARGE_S:g} s: "
+              f"{'met' if max(largest) < AIM_LARGE_S else 'NOT met'})")
+    print("* enumeration time extrapolated from its rate on the first two motors' pairs\n"
+          "enumerated: combinations of the parts within the class limits (pairs failing a performance need\n"
+          "are skipped whole); design space: the whole catalog\n"
+          "MILP s: the whole kei solve pipeline (fits, build, Dinkelbach or one MILP, verification; for an\n"
+          "infeasible problem the explanation); enum s: model data + exhaustive enumeration, same run")
+    return 0
+
+
+def _space(cat: Catalog) -> float:
+    p = cat.pack
+    return (len(cat.cells) * (p.max_parallel - p.min_parallel + 1) * (p.max_series - p.min_series + 1)
+            * len(cat.motors) * len(cat.bodies))
+
+
+def _row(name, k, res, cold, warm) -> str:
+    if isinstance(res, InfeasibleError):
+        return f"{name:<16}{'x' + str(k):>8}{'':>14}{'-':>7}{cold:>8.2f}{warm:>8.2f}{'-':>6}  infeasible: {res.explanation[:70]}"
+    x = res.best
+    value = f"{x.range_km:.1f} km" if res.problem.objective == "max_range" else f"${x.price_usd:,.0f}"
+    return (f"{name:<16}{'x' + str(k):>8}{res.data.design_space_size:>14.2e}{res.data.n_pairs:>7}{cold:>8.2f}"
+            f"{warm:>8.2f}{res.milps:>6}  {value}, {x.cell.id} {x.series}s{x.parallel}p, {x.motor.id}, {x.body.id}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
