@@ -75,7 +75,7 @@ def build_profile(vehicle: Vehicle, cycle: Cycle) -> DriveProfile:
 
 
 def predicted_range(vehicle: Vehicle, cycle: Cycle) -> dict:
-    """What the optimizer's energy model predicts for the bench's cycle (hil-contracts.md): the
+    """What the optimizer's energy model predicts for the bench's cycle (docs/architecture.md, "Ranges"): the
     UNADJUSTED drive-to-empty range of the flattened trace driven back to back (for a plain cycle
     this is `optimizer.energy.simulate(...).range_km`); a composite's label range separately."""
     from optimizer.energy import simulate

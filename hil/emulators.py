@@ -1,4 +1,4 @@
-"""Start, find and stop device processes by name (hil-contracts.md, "Device process contract").
+"""Start, find and stop device processes by name (docs/architecture.md, "Device process contract").
 
     python    python3 -m hil.device                  (the emulated BMS, hil/device/)
     firmware  firmware_stubs/build/kei_bms_host      (the C stub; `make` first, which is incremental)
