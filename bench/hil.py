@@ -3,9 +3,12 @@
 Baseline, in the same process: the same session in stop-and-wait (window 1). Then:
   1. a full-range run, pipelined (window 16), unpaced: the run's wall time (aim: < 10 s) and the
      ratio pipelined / stop-and-wait;
-  2. the device pacing its output like a UART at 115200 baud 8N1 (`--baud-pace 115200`), pipelined
-     and stop-and-wait, as a percentage of that line's theoretical limit (protocol.md section 5:
-     11,520 bytes/s / 59 bytes per TELEMETRY = 195 steps/s; aim: >= 80 %).
+  2. the device pacing both directions like a full-duplex UART at 115200 baud 8N1 (`--baud-pace
+     115200`: a STEP reaches the device only after its 1.39 ms on the line, a TELEMETRY the host
+     after its 5.12 ms), pipelined and stop-and-wait, as a percentage of that line's theoretical
+     limit (protocol.md section 5: 11,520 bytes/s / 59 bytes per TELEMETRY = 195 steps/s; aim:
+     >= 80 %); stop-and-wait also against its own limit, one STEP plus one TELEMETRY per step
+     (1 / 6.51 ms = 154 steps/s).
 Every run drives the same design on the same cycle; the runs are full sessions (HELLO, OCV_TABLE,
 CONFIGURE, steps, STOP) through `hil.runner`, as `kei hil run` does them; the rate is logged rows per
 second of session time (the emulator's start-up excluded).
@@ -30,6 +33,7 @@ DESIGN = ROOT / "configs" / "designs" / "sakura_pack.toml"
 BAUD = 115200
 BITS_PER_BYTE_8N1 = 10
 TELEMETRY_WIRE_BYTES = 59  # protocol.md section 5: the direction that limits a session
+STEP_WIRE_BYTES = 16
 
 
 def config_with_window(tmp: Path, window: int) -> Path:
@@ -61,14 +65,15 @@ def main() -> None:
     p.add_argument("--paced-steps", type=int, default=1200, help="steps of the 115200 baud runs (~6 s each)")
     args = p.parse_args()
     line_limit = BAUD / BITS_PER_BYTE_8N1 / TELEMETRY_WIRE_BYTES
+    round_trip_limit = BAUD / BITS_PER_BYTE_8N1 / (STEP_WIRE_BYTES + TELEMETRY_WIRE_BYTES)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         print(f"bench/hil.py: {Path(args.design).name} on {args.cycle}, {args.emulator} emulator over a pty")
         print("unpaced line, full range:")
         stop_wait = session(tmp, "stop-and-wait (window 1)", 1, args)
         piped = session(tmp, "pipelined (window 16)", 16, args)
-        print(f"\nbaud-paced line ({BAUD} 8N1 from the device, limit {line_limit:.1f} steps/s), "
-              f"{args.paced_steps} steps:")
+        print(f"\nbaud-paced line ({BAUD} 8N1, both directions, full duplex; limit {line_limit:.1f} steps/s "
+              f"pipelined, {round_trip_limit:.1f} stop-and-wait), {args.paced_steps} steps:")
         paced_sw = session(tmp, "stop-and-wait (window 1)", 1, args, baud_pace=BAUD, max_steps=args.paced_steps)
         paced = session(tmp, "pipelined (window 16)", 16, args, baud_pace=BAUD, max_steps=args.paced_steps)
     same = piped["measured_range_km"] == stop_wait["measured_range_km"]
@@ -76,7 +81,8 @@ def main() -> None:
     print(f"  pipelined / stop-and-wait, unpaced pty   {piped['rate'] / stop_wait['rate']:6.2f}")
     print(f"  pipelined / stop-and-wait, 115200 baud   {paced['rate'] / paced_sw['rate']:6.2f}")
     print(f"  achieved / theoretical at 115200 baud    {100 * paced['rate'] / line_limit:6.1f} %   (aim >= 80 %)")
-    print(f"  stop-and-wait / theoretical at 115200    {100 * paced_sw['rate'] / line_limit:6.1f} %")
+    print(f"  stop-and-wait / theoretical at 115200    {100 * paced_sw['rate'] / line_limit:6.1f} %   "
+          f"({100 * paced_sw['rate'] / round_trip_limit:.1f} % of its round-trip limit)")
     print(f"  full-range run, pipelined                {piped['elapsed_s']:6.2f} s   (aim < 10 s; "
           f"{piped['steps']} steps)")
     print(f"  same range with either window            {'yes' if same else 'NO'} "

@@ -31,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("--log", metavar="DIR", help="session log directory (default: runs/<time>_<design>_<cycle>/)")
     p.add_argument("--bench-config", metavar="FILE", default=str(BENCH_CONFIG_FILE),
                    help="bench settings (default: configs/bench.toml)")
-    p.add_argument("--baud-pace", type=int, metavar="BAUD", help="emulator only: pace its output like a UART at BAUD 8N1")
+    p.add_argument("--baud-pace", type=int, metavar="BAUD",
+                   help="emulator only: pace both directions of its pty like a full-duplex UART at BAUD 8N1")
     p.add_argument("--max-steps", type=int, metavar="N", help="end after N steps (a smoke test, a benchmark)")
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
     p.set_defaults(func=run_run)
@@ -49,7 +50,7 @@ def register(sub) -> None:
 def run_run(args) -> int:
     pace = args.pace or ("max" if args.emulator else "realtime")
     if args.baud_pace and not args.emulator:
-        raise BenchError("--baud-pace paces an emulator's output; a real port runs at its own rate")
+        raise BenchError("--baud-pace paces an emulator's pty (both directions); a real port runs at its own rate")
     if args.max_steps is not None and args.max_steps < 1:
         raise BenchError(f"--max-steps must be >= 1, got {args.max_steps}")
     started = {}

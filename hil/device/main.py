@@ -9,12 +9,15 @@ serves the master. SIGTERM / SIGINT end it with exit status 0.
 I/O only; the protocol lives in `device.Device`. Reads are large (os.read of up to 64 KiB), the
 answers to everything read at once go out in one os.write. Output never blocks: what the line (or
 a pty with nobody reading) cannot take yet waits in a bounded buffer; past the bound the oldest
-bytes are dropped, as on a UART whose far end is gone. With --baud-pace the output leaves at most
-BAUD/10 bytes per second (8N1), each byte released at its absolute deadline, so no drift accumulates.
+bytes are dropped, as on a UART whose far end is gone. With --baud-pace the pty behaves like a
+full-duplex UART at BAUD 8N1 in both directions (class PacedLine): the device sees each byte from
+the host only when it would have finished arriving, and each byte of its answers reaches the host
+only when it would have finished leaving, against absolute deadlines, so no drift accumulates.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import select
 import signal
@@ -24,13 +27,15 @@ import time
 import tty
 
 from ..errors import LinkError
+from ..framing import DELIMITER
 from .device import Device
 
 READ_CHUNK = 1 << 16
 MAX_PENDING = 1 << 16        # bytes of unsent output kept; beyond, the oldest are dropped
 BITS_PER_BYTE_8N1 = 10
 POLL_MAX_S = 0.5             # longest sleep, so idle exit and signals are noticed promptly
-MIN_WRITE_S = 0.0005         # paced output is released in slices of at least this much line time
+MAX_RX_PENDING = 1 << 16     # paced bytes read and still arriving; beyond, the host's writes wait in the pty
+SCHEDULE_EPS = 1e-9          # in byte times: a byte due exactly now counts as finished despite rounding
 
 
 class _Stop(Exception):
@@ -46,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tty", metavar="PATH", help="serve this existing tty/pty instead of creating a pty pair")
     p.add_argument("--baud-pace", type=int, metavar="BAUD", default=0,
-                   help="pace the output like a UART at BAUD 8N1 (BAUD/10 bytes per second); default unpaced")
+                   help="pace both directions like a UART at BAUD 8N1 (BAUD/10 bytes per second each way); "
+                        "default unpaced")
     p.add_argument("--idle-exit-s", type=float, metavar="S", default=0.0,
                    help="exit when no byte has arrived for S seconds (0 = never, the default)")
     p.add_argument("--device-id", type=lambda s: int(s, 0), metavar="N", default=None,
@@ -69,37 +75,54 @@ def open_port(tty_path: str | None) -> tuple[int, int | None, str]:
         raise LinkError(f"{tty_path or 'pty'}: cannot open: {err.strerror}") from err
 
 
-class Pacer:
-    """Releases output no faster than `baud` 8N1 against absolute deadlines (time.monotonic)."""
+class PacedLine:
+    """One direction of a UART at `baud` 8N1, holding the bytes still crossing it.
+
+    A byte handed to the line at `now` has finished crossing one byte time after the previous byte
+    finished, or after `now` if the line was idle by then (no credit for idle time): an absolute
+    schedule, so a caller that wakes late finds more bytes finished, never a slower line. Bytes
+    leave the line (`take`) only once finished.
+    """
 
     def __init__(self, baud: int):
         self.byte_s = BITS_PER_BYTE_8N1 / baud
-        self.next_done = 0.0  # when the next unsent byte has finished on the line
+        self.buffer = bytearray()  # bytes on the line, oldest first
+        self.last_done = 0.0       # when the newest byte has finished (time.monotonic)
 
-    def start(self, now: float) -> None:
-        """Output became pending: an idle line starts now (no credit for the idle time)."""
-        self.next_done = max(self.next_done, now) + self.byte_s
+    def put(self, data: bytes, now: float) -> None:
+        self.last_done = max(self.last_done, now) + len(data) * self.byte_s
+        self.buffer += data
 
-    def due(self, now: float) -> int:
-        """Bytes whose transmission has completed by `now`."""
-        if now < self.next_done:
-            return 0
-        return 1 + int((now - self.next_done) / self.byte_s)
+    def finished(self, now: float) -> int:
+        """How many of the oldest bytes have finished crossing by `now`."""
+        if now >= self.last_done:
+            return len(self.buffer)
+        crossing = math.ceil((self.last_done - now) / self.byte_s - SCHEDULE_EPS)
+        return max(0, len(self.buffer) - crossing)
 
-    def sent(self, n: int) -> None:
-        self.next_done += n * self.byte_s
+    def take(self, n: int) -> bytes:
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return out
 
-    def wait_s(self, now: float, pending: int) -> float:
-        """Sleep until the next slice of output is due."""
-        slice_bytes = max(1, int(MIN_WRITE_S / self.byte_s))
-        return max(0.0, self.next_done + (min(slice_bytes, pending) - 1) * self.byte_s - now)
+    def wait_s(self, now: float) -> float:
+        """Time until the next frame delimiter on the line (else its newest byte) has finished.
+        Neither end acts on part of a frame, so waking per frame is as exact as waking per byte."""
+        i = self.buffer.find(DELIMITER)
+        behind = len(self.buffer) - 1 - i if i >= 0 else 0  # bytes queued after it
+        return max(0.0, self.last_done - behind * self.byte_s - now)
 
 
 def serve(fd: int, device: Device, *, baud_pace: int = 0, idle_exit_s: float = 0.0) -> None:
-    """Answer frames on `fd` until _Stop (a signal) or `idle_exit_s` of silence."""
+    """Answer frames on `fd` until _Stop (a signal) or `idle_exit_s` of silence.
+
+    With `baud_pace` both directions cross a PacedLine each (full duplex): a byte read is handed to
+    the device once it would have finished arriving, an answer is written once it would have
+    finished leaving. Unpaced, bytes go straight from os.read to the device and back."""
     os.set_blocking(fd, False)
-    pacer = Pacer(baud_pace) if baud_pace > 0 else None
-    pending = bytearray()
+    rx = PacedLine(baud_pace) if baud_pace > 0 else None  # host -> device
+    tx = PacedLine(baud_pace) if baud_pace > 0 else None  # device -> host
+    pending = bytearray() if tx is None else tx.buffer     # answers not yet written (paced: still on the line)
     poller = select.poll()
     last_rx = time.monotonic()
     while True:
@@ -109,12 +132,24 @@ def serve(fd: int, device: Device, *, baud_pace: int = 0, idle_exit_s: float = 0
             if now - last_rx >= idle_exit_s:
                 return
             timeout = min(timeout, idle_exit_s - (now - last_rx))
-        if pending and pacer is not None:
-            timeout = min(timeout, pacer.wait_s(now, len(pending)))
-        events = select.POLLIN | (select.POLLOUT if pending and pacer is None else 0)
+        writable = bool(pending)
+        if tx is not None and pending and tx.finished(now) == 0:
+            writable = False
+            timeout = min(timeout, tx.wait_s(now))
+        if rx is not None and rx.buffer:
+            timeout = min(timeout, rx.wait_s(now))
+        events = (select.POLLIN if rx is None or len(rx.buffer) < MAX_RX_PENDING else 0) \
+            | (select.POLLOUT if writable else 0)
         poller.register(fd, events)
-        ready = poller.poll(timeout * 1000.0)
+        if rx is None:
+            ready = poller.poll(timeout * 1000.0)
+        else:  # poll() counts whole ms, rounded up: too coarse for a 1.39 ms STEP. Sleep the last fraction.
+            ready = poller.poll(math.floor(timeout * 1000.0))
+            rest = now + timeout - time.monotonic()
+            if not ready and rest > 0:
+                time.sleep(rest)
         flags = ready[0][1] if ready else 0
+        answer = b""
         if flags & select.POLLIN:
             try:
                 data = os.read(fd, READ_CHUNK)
@@ -124,15 +159,23 @@ def serve(fd: int, device: Device, *, baud_pace: int = 0, idle_exit_s: float = 0
                 raise LinkError(f"read failed: {err.strerror}") from err
             if data:
                 last_rx = time.monotonic()
-                answer = device.feed(data)
-                if answer:
-                    if not pending and pacer is not None:
-                        pacer.start(time.monotonic())
-                    pending += answer
+                if rx is None:
+                    answer = device.feed(data)
+                else:
+                    rx.put(data, last_rx)
         elif flags & (select.POLLHUP | select.POLLERR) and not flags & select.POLLOUT:
             time.sleep(0.01)  # nobody on the far end (only possible with --tty): wait for one
+        if rx is not None and rx.buffer:
+            n = rx.finished(time.monotonic())
+            if n:
+                answer = device.feed(rx.take(n))
+        if answer:
+            if tx is None:
+                pending += answer
+            else:
+                tx.put(answer, time.monotonic())
         if pending:
-            n = len(pending) if pacer is None else pacer.due(time.monotonic())
+            n = len(pending) if tx is None else tx.finished(time.monotonic())
             if n:
                 try:
                     written = os.write(fd, pending[:n])
@@ -141,8 +184,6 @@ def serve(fd: int, device: Device, *, baud_pace: int = 0, idle_exit_s: float = 0
                 except OSError as err:
                     raise LinkError(f"write failed: {err.strerror}") from err
                 del pending[:written]
-                if pacer is not None:
-                    pacer.sent(written)
             if len(pending) > MAX_PENDING:
                 del pending[:len(pending) - MAX_PENDING]
 

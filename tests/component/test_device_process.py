@@ -1,4 +1,5 @@
-"""The emulated BMS as a real process on a real pty (python3 -m hil.device), driven with pyserial."""
+"""The emulated BMS as a real process on a real pty (python3 -m hil.device; the C stub too where a test
+says so), driven with pyserial."""
 import os
 import select
 import signal
@@ -12,6 +13,7 @@ import pytest
 import serial
 
 from hil.bms_config import load_bms_config
+from hil.emulators import device_command
 from hil.framing import FrameDecoder
 from hil.pack_setup import pack_setup
 from hil.protocol import WINDOW, Ack, Hello, HelloAck, MsgType, Status, Step, Telemetry, decode
@@ -22,8 +24,10 @@ SETUP = pack_setup(load_vehicle(ROOT / "configs" / "designs" / "sakura_pack.toml
 START_TIMEOUT_S = 20.0
 
 
-def spawn(*args, module=("hil.device",)):
-    proc = subprocess.Popen([sys.executable, "-m", *module, *args], cwd=ROOT, stdout=subprocess.PIPE,
+def spawn(*args, module=("hil.device",), program=None):
+    """Start `python -m MODULE ARGS` (or `PROGRAM ARGS`) and read its PORT line."""
+    cmd = (program or [sys.executable, "-m", *module]) + list(args)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
     line = proc.stdout.readline() if ready else ""
@@ -160,6 +164,28 @@ def test_baud_pace_keeps_the_output_under_the_line_rate(device):
     assert [a.seq for a in answers] == list(range(1, 21))
     line_time = wire_bytes * 10 / baud
     assert elapsed >= 0.98 * line_time, f"{wire_bytes} bytes in {elapsed:.3f} s, faster than {baud} baud"
+    line.close()
+
+
+@pytest.mark.parametrize("kind", ["python", "firmware"])
+def test_baud_pace_delays_the_input_too(device, kind):
+    """Stop-and-wait on a paced line: the STEP must cross the line before the device can answer, then
+    its TELEMETRY crosses back (protocol.md section 5), so a step costs at least both frames' line time.
+    Pacing only the device's output would take 59/75 of that."""
+    baud = 19200
+    _, port = device("--baud-pace", str(baud), program=device_command(kind))  # firmware: built by make
+    line = Line(port)
+    line.ask(*SETUP.messages)
+    steps = [Step(s, 1.0, 1, 15000.0) for s in range(1, 21)]
+    wire_bytes = 0
+    start = time.monotonic()
+    for step in steps:
+        (answer,) = line.ask(step)
+        assert isinstance(answer, Telemetry) and answer.seq == step.seq
+        wire_bytes += len(step.frame()) + len(answer.frame())  # 16 + 59
+    elapsed = time.monotonic() - start
+    line_time = wire_bytes * 10 / baud
+    assert elapsed >= 0.98 * line_time, f"{len(steps)} round trips in {elapsed:.3f} s, under {line_time:.3f} s of line"
     line.close()
 
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,17 @@
 #include KEI_PACK_CONFIG_HEADER /* the boot configuration: `kei firmware config DESIGN` */
 
 #define OUT_QUEUE_BYTES 65536u
-#define READ_CHUNK_BYTES 4096u
+#define IN_QUEUE_BYTES 4096u
 #define LINK_DOWN_RETRY_S 0.1 /* poll a vanished tty this often instead of spinning */
 #define BITS_PER_BYTE_8N1 10.0
+#define FRAME_DELIMITER 0x00u /* protocol.md section 2: the core acts only when one has arrived */
+#define SCHEDULE_EPS 1e-9     /* in byte times: a byte due exactly now counts as finished despite rounding */
 
 static const char *const usage =
     "usage: kei_bms_host [--tty PATH] [--baud-pace BAUD] [--idle-exit-s S] [--device-id N] [--unconfigured]\n"
     "  --tty PATH        serve an existing tty or pty instead of creating a pty pair\n"
-    "  --baud-pace BAUD  pace output like a UART at BAUD 8N1 (at most BAUD/10 bytes/s); default unpaced\n"
+    "  --baud-pace BAUD  pace both directions like a full-duplex UART at BAUD 8N1 (BAUD/10 bytes/s each way);\n"
+    "                    default unpaced\n"
     "  --idle-exit-s S   exit 0 when no byte has arrived for S seconds (0: never, the default)\n"
     "  --device-id N     HELLO_ACK device_id (default: random at start)\n"
     "  --unconfigured    boot without the compiled-in pack configuration (like the Python emulator)\n";
@@ -41,20 +45,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-/* ---- output queue: the core writes here, the loop drains it to the tty (paced or not) -------- */
-static uint8_t out_queue[OUT_QUEUE_BYTES];
-static size_t out_head, out_len; /* ring buffer */
-
-static void queue_write(void *ctx, const uint8_t *data, size_t len)
-{
-    size_t i;
-    (void)ctx;
-    for (i = 0; i < len && out_len < OUT_QUEUE_BYTES; i++) { /* never overflows: input waits for room */
-        out_queue[(out_head + out_len) % OUT_QUEUE_BYTES] = data[i];
-        out_len++;
-    }
 }
 
 static double now_s(void)
@@ -68,6 +58,80 @@ static uint32_t millis(void *ctx)
 {
     (void)ctx;
     return (uint32_t)(unsigned long long)(now_s() * 1000.0);
+}
+
+/* ---- byte queues: input read from the tty waits for the core, the core's answers for the tty ---- */
+typedef struct {
+    uint8_t *data;
+    size_t cap, head, len; /* ring buffer */
+} ring_t;
+
+static uint8_t in_bytes[IN_QUEUE_BYTES], out_bytes[OUT_QUEUE_BYTES];
+static ring_t in_q = {in_bytes, IN_QUEUE_BYTES, 0, 0}, out_q = {out_bytes, OUT_QUEUE_BYTES, 0, 0};
+
+/* Position of the first `byte` in the queue, or of its newest byte when there is none. */
+static size_t ring_find(const ring_t *q, uint8_t byte)
+{
+    size_t i;
+    for (i = 0; i + 1 < q->len && q->data[(q->head + i) % q->cap] != byte; i++) {
+    }
+    return i;
+}
+
+static uint8_t ring_get(ring_t *q)
+{
+    uint8_t byte = q->data[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return byte;
+}
+
+/* ---- --baud-pace: each direction of the pty crosses its own UART at BAUD 8N1 (full duplex) ----
+ * A byte handed to the line finishes one byte time after the previous one finished, or after it was
+ * handed over if the line was idle by then (no credit for idle time). The schedule is absolute: a
+ * late wake-up finds more bytes finished, never a slower line. Unpaced (byte_s 0), a byte has
+ * finished as soon as it is queued. */
+typedef struct {
+    double byte_s;      /* seconds per byte on the line; 0: unpaced */
+    double last_done_s; /* when the newest byte handed to the line has finished */
+} line_t;
+
+static line_t rx_line, tx_line; /* host to device, device to host */
+
+static void line_put(line_t *l, size_t n, double now)
+{
+    if (l->byte_s > 0) {
+        l->last_done_s = (l->last_done_s > now ? l->last_done_s : now) + (double)n * l->byte_s;
+    }
+}
+
+/* How many of the `queued` oldest bytes on the line have finished by `now`. */
+static size_t line_finished(const line_t *l, size_t queued, double now)
+{
+    double crossing;
+    if (l->byte_s <= 0 || now >= l->last_done_s) {
+        return queued;
+    }
+    crossing = ceil((l->last_done_s - now) / l->byte_s - SCHEDULE_EPS);
+    return crossing >= (double)queued ? 0 : queued - (size_t)crossing;
+}
+
+/* When the next frame delimiter in `q` (else its newest byte) has finished crossing the line.
+ * Neither end acts on part of a frame, so waking per frame is as exact as waking per byte. */
+static double line_next_frame_s(const line_t *l, const ring_t *q)
+{
+    return l->last_done_s - (double)(q->len - 1 - ring_find(q, FRAME_DELIMITER)) * l->byte_s;
+}
+
+static void queue_write(void *ctx, const uint8_t *data, size_t len)
+{
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < len && out_q.len < out_q.cap; i++) { /* never overflows: input waits for room */
+        out_q.data[(out_q.head + out_q.len) % out_q.cap] = data[i];
+        out_q.len++;
+    }
+    line_put(&tx_line, i, tx_line.byte_s > 0 ? now_s() : 0.0);
 }
 
 /* The flags cfmakeraw sets, spelled out so the port needs nothing beyond POSIX. */
@@ -181,13 +245,11 @@ int main(int argc, char **argv)
     static const kei_configure_t boot_configure = KEI_PACK_CONFIGURE;
     static const kei_ocv_table_t boot_ocv = KEI_PACK_OCV_TABLE;
     static kei_device_t dev;
-    static uint8_t in_buf[READ_CHUNK_BYTES];
-    size_t in_len = 0, in_pos = 0;
     options_t opt;
     kei_io_t io;
     int fd, slave_fd = -1, link_down = 0;
     const char *path;
-    double last_rx_s, line_free_s = 0.0, retry_at_s = 0.0;
+    double last_rx_s, retry_at_s = 0.0;
     sigset_t block, unblocked;
     struct sigaction sa;
 
@@ -227,6 +289,9 @@ int main(int argc, char **argv)
     memset(&io, 0, sizeof io);
     io.write = queue_write;
     io.millis = millis;
+    if (opt.baud > 0) {
+        rx_line.byte_s = tx_line.byte_s = BITS_PER_BYTE_8N1 / opt.baud;
+    }
     if (!opt.have_device_id) {
         opt.device_id = (uint32_t)getpid() * 2654435761u ^ (uint32_t)(now_s() * 1e6);
     }
@@ -239,41 +304,30 @@ int main(int argc, char **argv)
 
     while (!stop_requested) {
         double now = now_s(), wait_s = 1.0;
+        size_t n;
         fd_set rd, wr;
         struct timespec timeout;
-        int can_send, ready;
+        int ready;
 
-        /* An idle line restarts its schedule now (no credit for idle time); a busy one keeps its
-           absolute deadlines, so a late wake-up catches up instead of slowing the line down. */
-        if (out_len == 0 && line_free_s < now) {
-            line_free_s = now;
-        }
-        /* feed the core while a worst-case answer still fits the queue */
-        while (in_pos < in_len && OUT_QUEUE_BYTES - out_len >= KEI_MAX_RESPONSE_BYTES) {
-            kei_device_feed(&dev, in_buf[in_pos++]);
+        /* feed the core what has finished arriving, while a worst-case answer still fits the queue */
+        for (n = line_finished(&rx_line, in_q.len, now);
+             n > 0 && out_q.cap - out_q.len >= KEI_MAX_RESPONSE_BYTES; n--) {
+            kei_device_feed(&dev, ring_get(&in_q));
         }
 
-        if (out_len > 0) {
-            size_t n = out_len, first = OUT_QUEUE_BYTES - out_head;
-            ssize_t written;
-            if (opt.baud > 0) { /* bytes whose slot on the line has come, against absolute deadlines */
-                double bytes_per_s = opt.baud / BITS_PER_BYTE_8N1;
-                n = (size_t)((now - line_free_s) * bytes_per_s) + 1u;
-                n = n < out_len ? n : out_len;
-            }
-            n = n < first ? n : first;
-            written = write(fd, out_queue + out_head, n);
+        n = line_finished(&tx_line, out_q.len, now); /* answers that have finished leaving */
+        if (n > 0) {
+            size_t first = out_q.cap - out_q.head;
+            ssize_t written = write(fd, out_q.data + out_q.head, n < first ? n : first);
             if (written > 0) {
-                out_head = (out_head + (size_t)written) % OUT_QUEUE_BYTES;
-                out_len -= (size_t)written;
-                if (opt.baud > 0) {
-                    line_free_s += (double)written * BITS_PER_BYTE_8N1 / opt.baud;
-                }
+                out_q.head = (out_q.head + (size_t)written) % out_q.cap;
+                out_q.len -= (size_t)written;
             } else if (written < 0 && errno != EAGAIN && errno != EINTR && !link_down) {
                 fprintf(stderr, "kei_bms_host: write %s: %s\n", path, strerror(errno));
             }
         }
 
+        now = now_s(); /* the waits below are measured from after the work above */
         if (opt.idle_exit_s > 0) {
             double left = last_rx_s + opt.idle_exit_s - now;
             if (left <= 0) {
@@ -283,15 +337,17 @@ int main(int argc, char **argv)
         }
         FD_ZERO(&rd);
         FD_ZERO(&wr);
-        can_send = out_len > 0 && (opt.baud <= 0 || line_free_s <= now);
-        if (out_len > 0 && !can_send) {
-            double until = line_free_s - now;
+        if (line_finished(&tx_line, out_q.len, now) > 0) {
+            FD_SET(fd, &wr);
+        } else if (out_q.len > 0) {
+            double until = line_next_frame_s(&tx_line, &out_q) - now;
             wait_s = until < wait_s ? until : wait_s;
         }
-        if (can_send) {
-            FD_SET(fd, &wr);
+        if (in_q.len > 0 && line_finished(&rx_line, in_q.len, now) == 0) {
+            double until = line_next_frame_s(&rx_line, &in_q) - now;
+            wait_s = until < wait_s ? until : wait_s;
         }
-        if (in_pos == in_len) {
+        if (in_q.len < in_q.cap) {
             if (link_down && now < retry_at_s) {
                 double until = retry_at_s - now;
                 wait_s = until < wait_s ? until : wait_s;
@@ -299,6 +355,7 @@ int main(int argc, char **argv)
                 FD_SET(fd, &rd);
             }
         }
+        wait_s = wait_s > 0 ? wait_s : 0;
         timeout.tv_sec = (time_t)wait_s;
         timeout.tv_nsec = (long)((wait_s - (double)timeout.tv_sec) * 1e9);
         ready = pselect(fd + 1, &rd, &wr, NULL, &timeout, &unblocked);
@@ -310,17 +367,18 @@ int main(int argc, char **argv)
             return 1;
         }
         if (ready > 0 && FD_ISSET(fd, &rd)) {
-            ssize_t n = read(fd, in_buf, sizeof in_buf);
-            if (n > 0) {
-                in_len = (size_t)n;
-                in_pos = 0;
+            size_t tail = (in_q.head + in_q.len) % in_q.cap, room = in_q.cap - in_q.len;
+            ssize_t got = read(fd, in_q.data + tail, room < in_q.cap - tail ? room : in_q.cap - tail);
+            if (got > 0) {
+                in_q.len += (size_t)got;
                 last_rx_s = now_s();
+                line_put(&rx_line, (size_t)got, last_rx_s);
                 link_down = 0;
-            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
                 /* the far end went away (a pulled cable): keep the state, look again later */
                 if (!link_down) {
                     fprintf(stderr, "kei_bms_host: %s: link down (%s), waiting\n", path,
-                            n == 0 ? "end of file" : strerror(errno));
+                            got == 0 ? "end of file" : strerror(errno));
                 }
                 link_down = 1;
                 retry_at_s = now_s() + LINK_DOWN_RETRY_S;
