@@ -1,4 +1,4 @@
-"""The emulated BMS as a process on a serial line (device process contract, hil-contracts):
+"""The emulated BMS as a process on a serial line (device process contract, docs/architecture.md):
 
     python3 -m hil.device [--tty PATH] [--baud-pace BAUD] [--idle-exit-s S] [--device-id N]
 
