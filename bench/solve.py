@@ -56,7 +56,8 @@ def scaled(cat: Catalog, k: int, seed: int = 0) -> Catalog:
             cells.append(dataclasses.replace(
                 c, id=f"{c.id}_v{i}", capacity_ah=c.capacity_ah * size, mass_kg=c.mass_kg * size * u(0.95, 1.05),
                 volume_l=c.volume_l * size * u(0.95, 1.05), internal_resistance_mohm=c.internal_resistance_mohm / size,
-                max_discharge_c=c.max_discharge_c * u(0.8, 1.2), max_charge_c=c.max_charge_c * u(0.8, 1.2),
+                max_discharge_c=c.max_discharge_c * (rate := u(0.8, 1.2)), peak_discharge_c=c.peak_discharge_c * rate,
+                max_charge_c=c.max_charge_c * u(0.8, 1.2),
                 cost_usd_per_kwh=c.cost_usd_per_kwh * u(0.85, 1.15), origin=str(rng.choice(ORIGINS))))
         for m in cat.motors:
             size = u(0.85, 1.15)
