@@ -29,7 +29,7 @@ def build_model(d: ModelData, objective: str | None = None) -> pyo.ConcreteModel
     add_body(m, d)
     add_lightweighting(m, d)
     add_mass(m, d)
-    add_pack_power(m, d)
+    add_pack_power(m, d, elastic=objective == "min_slack")
     add_performance(m, d)
     add_regulation(m, d)
     add_consumption(m, d)

@@ -79,6 +79,8 @@ class ModelData:
     continuous_needs: tuple[str, ...]
     continuous_need_w0: np.ndarray
     continuous_need_w_per_kg: np.ndarray
+    continuous_need_can_bind: np.ndarray  # (needs, pairs): False where the smallest pack the pair's motor can
+                                          # run on already holds the need at the pair's heaviest build
     fit: EnergyFit
     correction: np.ndarray             # multiplies a pair's energy per km after verification (1 = none)
     # lightweighting curve
@@ -306,6 +308,11 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     cont_need_lo = (cont_w0 + cont_w_per_kg * lo).max(axis=0, initial=0.0)
     layout_arr = _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
                           pack_budget, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
+    # Every pack a motor can run on (voltage window, peak power) has at least cells_min[c, m] cells of
+    # cell c; where that many already hold a need at the pair's heaviest build, its row is redundant.
+    with np.errstate(invalid="ignore"):
+        cont_floor_w = np.nan_to_num((cells_min * cell_cont_power[:, None]).min(axis=0), nan=np.inf)   # M
+    cont_can_bind = cont_w0 + cont_w_per_kg * struct_hi > cont_floor_w[pm] * (1 - 1e-9)
 
     segs = catalog.lightweighting
     ends = np.array([s.up_to_kg for s in segs])
@@ -323,7 +330,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         body_mass_kg=body_mass, body_landed_usd=body_landed, body_volume_l=body_volume, body_lw_max_kg=body_lw,
         pair_motor=pm, pair_body=pb, pair_mass_lo_kg=lo, pair_mass_hi_kg=hi, pair_struct_hi_kg=struct_hi, pair_perf_max_kg=perf_max,
         pair_perf_limit=perf_which, continuous_needs=cont_names, continuous_need_w0=cont_w0,
-        continuous_need_w_per_kg=cont_w_per_kg, fit=fit, correction=np.ones(len(pm)), lw_width_kg=widths,
+        continuous_need_w_per_kg=cont_w_per_kg, continuous_need_can_bind=cont_can_bind, fit=fit, correction=np.ones(len(pm)), lw_width_kg=widths,
         lw_cost_usd_per_kg=np.array([s.cost_usd_per_kg for s in segs]), payload_kg=problem.payload_kg,
         fixed_mass_kg=fixed_mass, fixed_bom_usd=fixed_bom,
         price_per_bom=mult, price_cap_usd=cap, min_range_km=min_range,
