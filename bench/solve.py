@@ -56,7 +56,8 @@ def scaled(cat: Catalog, k: int, seed: int = 0) -> Catalog:
             cells.append(dataclasses.replace(
                 c, id=f"{c.id}_v{i}", capacity_ah=c.capacity_ah * size, mass_kg=c.mass_kg * size * u(0.95, 1.05),
                 volume_l=c.volume_l * size * u(0.95, 1.05), internal_resistance_mohm=c.internal_resistance_mohm / size,
-                max_discharge_c=c.max_discharge_c * u(0.8, 1.2), max_charge_c=c.max_charge_c * u(0.8, 1.2),
+                max_discharge_c=c.max_discharge_c * (rate := u(0.8, 1.2)), peak_discharge_c=c.peak_discharge_c * rate,
+                max_charge_c=c.max_charge_c * u(0.8, 1.2),
                 cost_usd_per_kwh=c.cost_usd_per_kwh * u(0.85, 1.15), origin=str(rng.choice(ORIGINS))))
         for m in cat.motors:
             size = u(0.85, 1.15)
@@ -91,9 +92,11 @@ def timed_solve(problem, catalog):
     return cold, time.perf_counter() - t, result
 
 
-def timed_enumeration(problem, catalog, quick: bool):
+def timed_enumeration(problem, catalog, quick: bool, corrections: dict | None = None):
     """(seconds, combinations, best value, estimated?) of exhaustive enumeration of the same model,
-    cold like the MILP's timing: the model data (screens, performance limits, energy fits) included."""
+    cold like the MILP's timing: the model data (screens, performance limits, energy fits) included.
+    `corrections` ({(motor id, body id): factor}) are the energy-per-km corrections the MILP's
+    verification made, so both search the same corrected model."""
     clear_fit_cache()
     t = time.perf_counter()
     try:
@@ -101,6 +104,8 @@ def timed_enumeration(problem, catalog, quick: bool):
                     price_screen=False)
     except InfeasibleError:
         return time.perf_counter() - t, 0, None, False
+    for i, key in enumerate(zip((d.motors[m].id for m in d.pair_motor), (d.bodies[b].id for b in d.pair_body))):
+        d.correction[i] = (corrections or {}).get(key, 1.0)
     prep_s = time.perf_counter() - t
     probe_motors = min(2, len(d.motors))
     probe = enumerate_designs(dataclasses.replace(d, motors=d.motors[:probe_motors]))  # rate on a sample
@@ -136,7 +141,7 @@ def main() -> int:
         for name in SCALED_PROBLEMS:
             problem = load_problem(ROOT / "configs" / "problems" / f"{name}.toml")
             cold, warm, res = timed_solve(problem, catalog)
-            enum_s, combos, best, estimated = timed_enumeration(problem, catalog, args.quick)
+            enum_s, combos, best, estimated = timed_enumeration(problem, catalog, args.quick, _corrections(res))
             space = _space(catalog)
             if space >= 1e10:
                 largest.append(cold)
@@ -147,6 +152,8 @@ def main() -> int:
             else:
                 agree = "-" if best is None or value is None else (
                     "yes" if abs(value / best - 1) < 1e-6 else f"NO ({value:.6g} vs {best:.6g})")
+            if _corrections(res):
+                agree += f" (verification corrected {len(_corrections(res))} pair)"
             pairs = "-" if isinstance(res, InfeasibleError) else res.data.n_pairs
             print(f"{name:<16}{'x' + str(k):>8}{space:>14.2e}{combos:>12.2e}{pairs:>7}{cold:>8.2f}"
                   f"{enum_s:>9.1f}{'*' if estimated else ' '}{enum_s / cold:>10.1f}  {agree}")
@@ -159,6 +166,15 @@ def main() -> int:
           "MILP s: the whole kei solve pipeline (fits, build, Dinkelbach or one MILP, verification; for an\n"
           "infeasible problem the explanation); enum s: model data + exhaustive enumeration, same run")
     return 0
+
+
+def _corrections(res) -> dict:
+    """The pairs whose energy per km the verification corrected: {(motor id, body id): factor}."""
+    if isinstance(res, InfeasibleError):
+        return {}
+    d = res.data
+    return {(d.motors[m].id, d.bodies[b].id): float(c) for m, b, c in zip(d.pair_motor, d.pair_body, d.correction)
+            if c != 1.0}
 
 
 def _space(cat: Catalog) -> float:

@@ -20,7 +20,8 @@ SOC_STEP = 1.0 / (OCV_POINTS - 1)
 
 BMS_FIELDS = (
     Field("capacity_spread", float, "-", "weakest group's capacity shortfall", min=0.0, max=0.49),
-    Field("overcurrent_factor", float, "-", "over-current fault above this multiple of the continuous limit", min=1.0),
+    Field("overcurrent_factor", float, "-", "over-current fault above this multiple of max_discharge_a (the pack's "
+          "peak current)", min=1.0),
     Field("debounce_voltage_s", float, "s", "UV / OV debounce", min=0.0),
     Field("debounce_current_s", float, "s", "over-current debounce", min=0.0),
     Field("debounce_temp_s", float, "s", "over-temperature debounce", min=0.0),
@@ -56,6 +57,7 @@ GENERIC_CELL_FIELDS = (
     Field("min_voltage_v", float, "V", "discharge cut-off voltage", min=0.5, max=6.0),
     Field("max_voltage_v", float, "V", "charge cut-off voltage", min=0.5, max=6.0),
     Field("max_discharge_c", float, "1/h", "continuous discharge rate", min=0.01),
+    Field("peak_discharge_c", float, "1/h", "pulse (10 s) discharge rate: the BMS's per-step limit", min=0.01),
     Field("max_charge_c", float, "1/h", "continuous charge rate", min=0.01),
 )
 SECTIONS = {"bms": BMS_FIELDS, "thermal": THERMAL_FIELDS, "cell_model": CELL_MODEL_FIELDS, "start": START_FIELDS}
@@ -66,6 +68,7 @@ class GenericCell:
     min_voltage_v: float
     max_voltage_v: float
     max_discharge_c: float
+    peak_discharge_c: float
     max_charge_c: float
 
 
@@ -145,6 +148,8 @@ def _chemistry(name: str, table: Any, file: str) -> ChemistryConfig:
         raise ConfigError(file, f"{where}.temp_derate_c", "must be below temp_max_c")
     if cell.min_voltage_v >= cell.max_voltage_v:
         raise ConfigError(file, f"{where}.generic_cell.min_voltage_v", "must be below max_voltage_v")
+    if cell.peak_discharge_c < cell.max_discharge_c:
+        raise ConfigError(file, f"{where}.generic_cell.peak_discharge_c", "must not be below max_discharge_c")
     ocv = _increasing_numbers(t["ocv_v"], file, f"{where}.ocv_v")
     if len(ocv) != OCV_POINTS:
         raise ConfigError(file, f"{where}.ocv_v", f"needs {OCV_POINTS} voltages (SOC 0, 5, ..., 100 %), got {len(ocv)}")

@@ -8,7 +8,8 @@ cell* of its chemistry (bms.toml `[chemistry.X.generic_cell]`), sized to the sta
   capacity = pack energy / (series x parallel x cell nominal),
   DC resistance = the pack resistance the energy model uses (battery.loss_fraction_at_1c) x parallel / series,
   mass = cell energy / the chemistry's specific energy.
-Currents are pack currents in A, positive on discharge.
+Currents are pack currents in A, positive on discharge. CONFIGURE's max_discharge_a is the pack's
+peak (pulse) current: the most the BMS allows for any one step (docs/emulator.md).
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def generic_cell(vehicle: Vehicle, chem: ChemistryConfig) -> tuple[Cell, int, in
     g = chem.generic_cell
     cell = Cell(id=f"generic_{chem.name}", chemistry=chem.name, capacity_ah=capacity_ah, nominal_voltage_v=nominal_v,
                 min_voltage_v=g.min_voltage_v, max_voltage_v=g.max_voltage_v, internal_resistance_mohm=dcir_mohm,
-                max_discharge_c=g.max_discharge_c, max_charge_c=g.max_charge_c,
+                max_discharge_c=g.max_discharge_c, peak_discharge_c=g.peak_discharge_c, max_charge_c=g.max_charge_c,
                 mass_kg=capacity_ah * nominal_v / chem.specific_energy_wh_per_kg)
     return cell, series, parallel
 
@@ -98,7 +99,9 @@ def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicl
         r0_ohm=dcir_ohm * cm["r0_share_of_dcir"], r1_ohm=dcir_ohm * cm["r1_share_of_dcir"], tau1_s=cm["tau1_s"],
         capacity_spread=knobs["capacity_spread"] if series > 1 else 0.0,  # one group has no weaker sibling
         cell_uv_v=uv_v, cell_ov_v=ov_v, derate_window_v=chem.derate_window_v,
-        max_discharge_a=cell.capacity_ah * cell.max_discharge_c * parallel,
+        # The BMS's state of power for the next step: a step is ~1 s, inside the cell's pulse rating
+        # (the energy model's per-step limit too); the over-current fault sits overcurrent_factor above.
+        max_discharge_a=cell.capacity_ah * cell.peak_discharge_c * parallel,
         max_charge_a=cell.capacity_ah * cell.max_charge_c * parallel,
         overcurrent_factor=knobs["overcurrent_factor"],
         temp_derate_c=chem.temp_derate_c, temp_max_c=chem.temp_max_c,

@@ -67,6 +67,7 @@ class Chemistry(enum.IntEnum):
     LFP = 0
     NMC = 1
     SODIUM_ION = 2
+    NCA = 3
     OTHER = 255
 
     @classmethod

@@ -11,6 +11,7 @@ from .model.data import ModelData
 
 PERF_TEXT = {"accel_0_100": "0-100 km/h time", "top_speed": "top speed on continuous power",
              "grade": "grade at speed on continuous power", "cycle": "following the cycle"}
+NEED_TEXT = {"top_speed": "holding top speed", "grade": "holding the grade at speed"}
 
 
 def binding_constraints(d: ModelData, x: Design) -> list[dict]:
@@ -45,9 +46,18 @@ def binding_constraints(d: ModelData, x: Design) -> list[dict]:
         add("voltage_min", x.pack_voltage_range_v[0], vmin, "V",
             f"empty pack {x.pack_voltage_range_v[0]:.0f} V; one cell less in series is below the motor's {vmin:.0f} V")
     need = float(d.motor_pack_power_w[mi])
-    if minimizing and x.pack_power_w - step_cells * d.cell_power_w[ci] < need:
-        add("pack_power", x.pack_power_w / 1000, need / 1000, "kW",
-            f"pack delivers {x.pack_power_w / 1000:.1f} kW; the motor draws {need / 1000:.1f} kW at peak")
+    if minimizing and x.pack_peak_power_w - step_cells * d.cell_peak_power_w[ci] < need:
+        add("pack_peak_power", x.pack_peak_power_w / 1000, need / 1000, "kW",
+            f"pack delivers {x.pack_peak_power_w / 1000:.1f} kW at its cells' pulse rate "
+            f"({x.cell.peak_discharge_c:g}C); the motor draws {need / 1000:.1f} kW at peak")
+    cont_step = step_cells * d.cell_continuous_power_w[ci]
+    for name, need_w in x.continuous_need_w.items():
+        # One series group less saves its mass too: does the smaller pack still hold this need?
+        lighter_w = float(d.continuous_need_w(x.choice.pair, x.test_mass_kg - step_mass)[d.continuous_needs.index(name)])
+        if minimizing and x.pack_continuous_power_w - cont_step < lighter_w:
+            add(f"pack_continuous_power_{name}", x.pack_continuous_power_w / 1000, need_w / 1000, "kW",
+                f"pack sustains {x.pack_continuous_power_w / 1000:.1f} kW at its cells' continuous rate "
+                f"({x.cell.max_discharge_c:g}C); {NEED_TEXT[name]} draws {need_w / 1000:.1f} kW")
     if x.perf_limit and x.perf_mass_limit_kg - x.test_mass_kg < step_mass and not minimizing:
         add(f"performance_{x.perf_limit}", x.test_mass_kg, x.perf_mass_limit_kg, "kg",
             f"test mass {x.test_mass_kg:.0f} kg of {x.perf_mass_limit_kg:.0f} kg allowed by "

@@ -76,7 +76,8 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
     packmass = n * d.cell_pack_mass_kg[cell_idx]
     volume = n * d.cell_pack_volume_l[cell_idx]
     vmin, vmax = ser * d.cell_vmin_v[cell_idx], ser * d.cell_vmax_v[cell_idx]
-    power = n * d.cell_power_w[cell_idx]
+    power = n * d.cell_peak_power_w[cell_idx]
+    cont_power = n * d.cell_continuous_power_w[cell_idx]
     bom_pack = n * (d.cell_landed_usd[cell_idx] + d.cell_integration_usd[cell_idx])
     loss = d.cell_loss_wh_per_w[cell_idx]
     factor, mult = d.range_energy_factor, d.price_per_bom
@@ -100,7 +101,16 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
         hi = np.minimum(d.pair_struct_hi_kg[rows], d.pair_perf_max_kg[rows])
         if d.max_test_mass_kg is not None:
             hi = np.minimum(hi, d.max_test_mass_kg)
-        l_lo = np.maximum(0.0, mass0 - col(hi) * (1 + FEAS_TOL))
+        # Each continuous need (w0 + w_per_kg x mass <= the pack's continuous power) is a mass limit
+        # per (pair, pack); a need that does not grow with mass is met or not.
+        hi = col(hi) * np.ones_like(mass0)
+        for k in range(len(d.continuous_needs)):
+            w0, w_kg = col(d.continuous_need_w0[k, rows]), col(d.continuous_need_w_per_kg[k, rows])
+            room = row(cont_power[cols]) * (1 + FEAS_TOL) - w0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hi = np.minimum(hi, np.where(w_kg > 0, room / np.where(w_kg > 0, w_kg, 1.0),
+                                             np.where(room >= 0, np.inf, -np.inf)))
+        l_lo = np.maximum(0.0, mass0 - hi * (1 + FEAS_TOL))
         if d.max_unladen_excl_battery_kg is not None:
             unladen = d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg
             l_lo = np.maximum(l_lo, col(unladen - d.max_unladen_excl_battery_kg * (1 + FEAS_TOL)))

@@ -61,6 +61,8 @@ CELL_FIELDS = (
     Field("mass_kg", float, "kg", "cell mass", min=0.001, max=100),
     Field("volume_l", float, "L", "cell volume (outer dimensions, terminals excluded)", min=0.001, max=100),
     _reuse(VEHICLE_CELL_FIELDS, "max_discharge_c"),
+    _reuse(VEHICLE_CELL_FIELDS, "peak_discharge_c", default=REQUIRED,
+           description="max short-term discharge rate: the datasheet's pulse (10 s unless the comment says otherwise)"),
     _reuse(VEHICLE_CELL_FIELDS, "max_charge_c", default=REQUIRED),
     _reuse(VEHICLE_CELL_FIELDS, "internal_resistance_mohm"),
     Field("cost_usd_per_kwh", float, "USD/kWh", "cell cost to the car maker, before tariffs", min=1, max=2000),
@@ -149,6 +151,9 @@ def _check_part(part, file: str, where: str) -> None:
         if not part.min_voltage_v < part.nominal_voltage_v < part.max_voltage_v:
             raise ConfigError(file, f"{where}.nominal_voltage_v", "needs min_voltage_v < nominal_voltage_v < max_voltage_v, "
                               f"got {part.min_voltage_v} < {part.nominal_voltage_v} < {part.max_voltage_v}")
+        if part.peak_discharge_c < part.max_discharge_c:
+            raise ConfigError(file, f"{where}.peak_discharge_c", f"{part.peak_discharge_c} 1/h is below the continuous "
+                              f"max_discharge_c {part.max_discharge_c} 1/h")
     elif isinstance(part, MotorSpec):
         if part.continuous_power_kw > part.peak_power_kw:
             raise ConfigError(file, f"{where}.continuous_power_kw",

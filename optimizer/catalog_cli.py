@@ -47,7 +47,8 @@ def _dims(r):
 CELL_COLUMNS = (
     ("id", "id", "s"), ("chemistry", "chemistry", "s"), ("format", "format", "s"), ("Ah", "capacity_ah", ".1f"),
     ("V", "nominal_voltage_v", ".2f"), ("Wh", "energy_wh", ".1f"), ("Wh/kg", "specific_energy_wh_per_kg", ".0f"),
-    ("Wh/L", "energy_density_wh_per_l", ".0f"), ("C dis", "max_discharge_c", ".1f"), ("C chg", "max_charge_c", ".1f"),
+    ("Wh/L", "energy_density_wh_per_l", ".0f"), ("C dis", "max_discharge_c", ".1f"),
+    ("C peak", "peak_discharge_c", ".1f"), ("C chg", "max_charge_c", ".1f"),
     ("mOhm", "internal_resistance_mohm", ".2f"), ("$/kWh", "cost_usd_per_kwh", ".0f"), ("origin", "origin", "s"),
 )
 MOTOR_COLUMNS = (

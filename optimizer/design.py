@@ -44,7 +44,9 @@ class Design:
     pack_voltage_range_v: tuple[float, float]
     pack_mass_kg: float
     pack_volume_l: float
-    pack_power_w: float
+    pack_peak_power_w: float        # terminal, at the cells' pulse rate
+    pack_continuous_power_w: float  # terminal, at the cells' continuous rate
+    continuous_need_w: dict         # pack power each continuous need draws at the test mass (data.CONTINUOUS_NAMES)
     lightweighting_kg: float
     curb_mass_kg: float
     test_mass_kg: float
@@ -129,7 +131,10 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
         pack_energy_wh=float(n * d.cell_energy_wh[ci]), pack_voltage_v=float(s * cell.nominal_voltage_v),
         pack_voltage_range_v=(float(s * cell.min_voltage_v), float(s * cell.max_voltage_v)),
         pack_mass_kg=float(pack_mass), pack_volume_l=float(n * d.cell_pack_volume_l[ci]),
-        pack_power_w=float(n * d.cell_power_w[ci]), lightweighting_kg=lw, curb_mass_kg=float(curb),
+        pack_peak_power_w=float(n * d.cell_peak_power_w[ci]),
+        pack_continuous_power_w=float(n * d.cell_continuous_power_w[ci]),
+        continuous_need_w=dict(zip(d.continuous_needs, map(float, d.continuous_need_w(pair, test)))),
+        lightweighting_kg=lw, curb_mass_kg=float(curb),
         test_mass_kg=float(test), mass_kg=mass, price_usd=float(retail), price=price,
         energy_wh_per_km=float(whkm * n / (n - loss_cells)) if whkm > 0 else float("nan"),
         range_km=float(range_km), perf_mass_limit_kg=float(d.pair_perf_max_kg[pair]),

@@ -52,7 +52,7 @@ class VehicleParams:
     aux_power_w: Any
     pack_voltage_v: Any                # open-circuit voltage, taken constant over the discharge
     pack_resistance_ohm: Any
-    pack_max_discharge_current_a: Any  # inf = no limit
+    pack_max_discharge_current_a: Any  # per-step (1 s) limit: the pack's PEAK (pulse) current; inf = no limit
     pack_max_charge_current_a: Any     # inf = no limit
     pack_energy_wh: Any                # stated energy
     usable_fraction: Any
@@ -91,7 +91,8 @@ def params_from_vehicle(v: Vehicle) -> VehicleParams:
         aux_power_w=v.auxiliary.power_w,
         pack_voltage_v=b.nominal_voltage_v,
         pack_resistance_ohm=b.resistance_ohm,
-        pack_max_discharge_current_a=b.max_discharge_current_a,
+        # Each step lasts ~1 s, well inside a cell's pulse rating, so the peak current limits it.
+        pack_max_discharge_current_a=b.peak_discharge_current_a,
         pack_max_charge_current_a=b.max_charge_current_a,
         pack_energy_wh=b.energy_kwh * 1000.0,
         usable_fraction=b.usable_fraction,

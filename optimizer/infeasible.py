@@ -7,9 +7,10 @@ cheapest question first, and the answer says which ones conflict and by how much
    that meets the rest costs $17,240 against the $15,000 cap";
 2. range: the best range at the cap, and what the required range would cost without it -> "the best
    range at $15,000 is 96 km against 120 required; 120 km takes $17,900";
-3. physics: if even 1 fails, an elastic MILP lets the pack's voltage window, its power, its volume,
-   the performance mass limits and the class's mass limits be violated at a weighted cost, and
-   reports the smallest violation: "the closest design needs 12 L more battery space than body X has".
+3. physics: if even 1 fails, an elastic MILP lets the pack's voltage window, its peak and continuous
+   power, its volume, the performance mass limits and the class's mass limits be violated at a
+   weighted cost, and reports the smallest violation: "the closest design needs 12 L more battery
+   space than body X has".
 
 Part-level conflicts (no body within kei width, no motor under the power cap, no pair quick enough)
 are explained earlier, by the screens in model/data.py.
@@ -30,7 +31,9 @@ from .solver import Solver, Status
 
 SLACK_TEXT = {
     "voltage_v": ("V", "outside the motor's DC voltage window"),
-    "pack_power_w": ("kW", "short of the power the motor draws at peak"),
+    "pack_peak_power_w": ("kW", "short of the power the motor draws at peak (pack at its cells' pulse rate)"),
+    "pack_continuous_power_w": ("kW", "short of the continuous power holding top speed or the grade draws "
+                                "(pack at its cells' continuous rate)"),
     "pack_volume_l": ("L", "more battery volume than the body has"),
     "performance_kg": ("kg", "over the test mass the performance needs allow"),
     "mass_kg": ("kg", "over the class's mass limit"),
@@ -92,7 +95,9 @@ def _elastic(d: ModelData, settings) -> InfeasibleError:
     """Smallest weighted violation of the physical constraint groups; weights make 1 unit of each
     group comparable (a typical motor voltage, pack power, body volume, test mass)."""
     m = build_model(d, "min_slack")
-    scales = {"voltage_v": float(np.mean(d.motor_vmax_v)), "pack_power_w": float(np.mean(d.motor_pack_power_w)),
+    power_scale = float(np.mean(d.motor_pack_power_w))
+    scales = {"voltage_v": float(np.mean(d.motor_vmax_v)), "pack_peak_power_w": power_scale,
+              "pack_continuous_power_w": power_scale,
               "pack_volume_l": float(np.mean(d.body_volume_l)), "performance_kg": float(np.mean(d.pair_mass_lo_kg)),
               "mass_kg": float(np.mean(d.pair_mass_lo_kg))}
     for g in SLACK_GROUPS:

@@ -31,6 +31,7 @@ class CellSpec:
     internal_resistance_mohm: float  # DC, 50 % SOC, 25 C
     cost_usd_per_kwh: float         # cell level, before tariffs
     origin: str
+    peak_discharge_c: float         # short-term (datasheet pulse, 10 s unless stated), 1/h; >= max_discharge_c
 
     @property
     def energy_wh(self) -> float:
@@ -45,7 +46,8 @@ class CellSpec:
         return Cell(id=self.id, chemistry=self.chemistry, capacity_ah=self.capacity_ah,
                     nominal_voltage_v=self.nominal_voltage_v, min_voltage_v=self.min_voltage_v,
                     max_voltage_v=self.max_voltage_v, internal_resistance_mohm=self.internal_resistance_mohm,
-                    max_discharge_c=self.max_discharge_c, max_charge_c=self.max_charge_c, mass_kg=self.mass_kg)
+                    max_discharge_c=self.max_discharge_c, peak_discharge_c=self.peak_discharge_c,
+                    max_charge_c=self.max_charge_c, mass_kg=self.mass_kg)
 
 
 @dataclass(frozen=True)

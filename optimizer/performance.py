@@ -46,13 +46,21 @@ def vehicle_speed_limit_mps(max_speed_rpm, gear_ratio, road: Road) -> np.ndarray
     return np.asarray(max_speed_rpm) * RAD_S_PER_RPM / np.asarray(gear_ratio) * road.wheel_radius_m
 
 
-def steady_speed_mass_limit(speed_kmh: float, grade_percent: float, power_w, drag_area_m2, crr, max_speed_rpm,
-                            gear_ratio, road: Road) -> np.ndarray:
-    """Largest test mass that holds `speed_kmh` on `grade_percent` with `power_w` at the motor shaft."""
+def steady_speed_wheel_power_w(speed_kmh: float, grade_percent: float, drag_area_m2, crr, road: Road):
+    """Wheel power holding `speed_kmh` on `grade_percent`, as (aero W, W per kg of test mass): the
+    energy model's road load at a constant speed, linear in mass."""
     v = speed_kmh / KMH_PER_MPS
     theta = math.atan(grade_percent / 100.0)
     aero_w = 0.5 * road.air_density_kg_m3 * np.asarray(drag_area_m2) * v**3
     per_kg_w = road.gravity_m_s2 * (math.sin(theta) + np.asarray(crr) * math.cos(theta)) * v
+    return aero_w, per_kg_w
+
+
+def steady_speed_mass_limit(speed_kmh: float, grade_percent: float, power_w, drag_area_m2, crr, max_speed_rpm,
+                            gear_ratio, road: Road) -> np.ndarray:
+    """Largest test mass that holds `speed_kmh` on `grade_percent` with `power_w` at the motor shaft."""
+    v = speed_kmh / KMH_PER_MPS
+    aero_w, per_kg_w = steady_speed_wheel_power_w(speed_kmh, grade_percent, drag_area_m2, crr, road)
     limit = (np.asarray(power_w) * road.driveline_efficiency - aero_w) / per_kg_w
     reachable = vehicle_speed_limit_mps(max_speed_rpm, gear_ratio, road) >= v
     return np.where(reachable & (limit > 0), limit, -np.inf)

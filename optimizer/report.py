@@ -25,7 +25,9 @@ def design_json(sol: Solution, x: Design) -> dict:
                     "energy_kwh": round(x.pack_energy_wh / 1000.0, 4), "voltage_v": round(x.pack_voltage_v, 2),
                     "voltage_range_v": [round(v, 2) for v in x.pack_voltage_range_v],
                     "mass_kg": round(x.pack_mass_kg, 2), "volume_l": round(x.pack_volume_l, 2),
-                    "max_power_kw": round(x.pack_power_w / 1000.0, 2)},
+                    "peak_power_kw": round(x.pack_peak_power_w / 1000.0, 2),
+                    "continuous_power_kw": round(x.pack_continuous_power_w / 1000.0, 2)},
+        "continuous_need_kw": {k: round(v / 1000.0, 2) for k, v in x.continuous_need_w.items()},
         "motor": {"id": x.motor.id, "name": x.motor.name, "peak_power_kw": x.motor.peak_power_kw,
                   "continuous_power_kw": x.motor.continuous_power_kw, "peak_torque_nm": x.motor.peak_torque_nm},
         "body": {"id": x.body.id, "name": x.body.name, "material": x.body.material,
@@ -82,7 +84,8 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     lines.append(f"  battery        {x.cell.id} ({x.cell.name}, {x.cell.chemistry} {x.cell.format}) {x.series}s{x.parallel}p"
                  f" = {x.cells} cells, {x.pack_energy_wh / 1000:.2f} kWh, {x.pack_voltage_v:.0f} V "
                  f"({x.pack_voltage_range_v[0]:.0f}-{x.pack_voltage_range_v[1]:.0f} V), {x.pack_mass_kg:.0f} kg, "
-                 f"{x.pack_volume_l:.0f} L, {x.pack_power_w / 1000:.0f} kW")
+                 f"{x.pack_volume_l:.0f} L, {x.pack_peak_power_w / 1000:.0f} kW peak ({x.cell.peak_discharge_c:g}C) / "
+                 f"{x.pack_continuous_power_w / 1000:.0f} kW continuous ({x.cell.max_discharge_c:g}C)")
     lines.append(f"  motor          {x.motor.id} ({x.motor.name}): {x.motor.peak_power_kw:g} kW peak, "
                  f"{x.motor.continuous_power_kw:g} kW continuous, {x.motor.peak_torque_nm:g} N m")
     b = x.body

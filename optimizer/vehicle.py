@@ -43,6 +43,8 @@ CELL_FIELDS = (
     Field("max_voltage_v", float, "V", "charge cut-off voltage", min=0.5, max=6),
     Field("internal_resistance_mohm", float, "mOhm", "DC internal resistance at 50 % SOC, 25 C", min=0.0, max=1000),
     Field("max_discharge_c", float, "1/h", "max continuous discharge rate", min=0.01, max=100),
+    Field("peak_discharge_c", float, "1/h", "max short-term discharge rate (datasheet pulse, typically 10 s); "
+          "none = max_discharge_c", default=None, min=0.01, max=100),
     Field("max_charge_c", float, "1/h", "max continuous charge rate (limits regen)", default=1.0, min=0.01, max=100),
     Field("mass_kg", float, "kg", "cell mass", default=0.0, min=0.0),
 )
@@ -107,9 +109,15 @@ class Cell:
     min_voltage_v: float
     max_voltage_v: float
     internal_resistance_mohm: float
-    max_discharge_c: float
+    max_discharge_c: float                 # continuous, 1/h
+    peak_discharge_c: float | None = None  # short-term (datasheet pulse, typically 10 s), 1/h; None = max_discharge_c
     max_charge_c: float = 1.0
     mass_kg: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A file without a peak rate keeps its old meaning: the continuous rate is the only limit.
+        if self.peak_discharge_c is None:
+            object.__setattr__(self, "peak_discharge_c", self.max_discharge_c)
 
     @property
     def energy_wh(self) -> float:
@@ -156,8 +164,17 @@ class Battery:
 
     @property
     def max_discharge_current_a(self) -> float:
+        """Continuous discharge current (A): what the pack sustains for minutes (a grade, top speed)."""
         if self.cell is not None and self.parallel:
             return self.cell.capacity_ah * self.cell.max_discharge_c * self.parallel
+        return math.inf
+
+    @property
+    def peak_discharge_current_a(self) -> float:
+        """Short-term discharge current (A): what the pack gives for a datasheet pulse (typically 10 s),
+        so for any one 1-s step of a drive cycle (acceleration, a cycle's power peaks)."""
+        if self.cell is not None and self.parallel:
+            return self.cell.capacity_ah * self.cell.peak_discharge_c * self.parallel
         return math.inf
 
     @property
@@ -307,6 +324,9 @@ def _check_battery(b: Battery, file: str) -> None:
         raise ConfigError(file, "battery.cell.chemistry", f"{b.cell.chemistry!r} differs from battery.chemistry {b.chemistry!r}")
     if not b.cell.min_voltage_v < b.cell.nominal_voltage_v < b.cell.max_voltage_v:
         raise ConfigError(file, "battery.cell.nominal_voltage_v", "needs min_voltage_v < nominal_voltage_v < max_voltage_v")
+    if b.cell.peak_discharge_c < b.cell.max_discharge_c:
+        raise ConfigError(file, "battery.cell.peak_discharge_c", f"{b.cell.peak_discharge_c} 1/h is below the continuous "
+                          f"max_discharge_c {b.cell.max_discharge_c} 1/h: a cell gives at least its continuous rate for seconds")
     if b.series is None:
         return
     energy_kwh = b.series * b.parallel * b.cell.energy_wh / 1000.0

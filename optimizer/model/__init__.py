@@ -13,6 +13,7 @@ from .drive import add_drive
 from .mass import add_mass
 from .objective import add_objective, add_slack, select_objective
 from .pack import add_pack
+from .power import add_pack_power
 from .performance import add_performance
 from .price import add_price
 from .regulation import add_regulation
@@ -28,6 +29,7 @@ def build_model(d: ModelData, objective: str | None = None) -> pyo.ConcreteModel
     add_body(m, d)
     add_lightweighting(m, d)
     add_mass(m, d)
+    add_pack_power(m, d, elastic=objective == "min_slack")
     add_performance(m, d)
     add_regulation(m, d)
     add_consumption(m, d)

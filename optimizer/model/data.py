@@ -18,12 +18,13 @@ from ..errors import ConfigError, InfeasibleError
 from ..fit import EnergyFit, PairPhysics, fit_energy
 from ..parts import BodySpec, Catalog, CellSpec, MotorSpec
 from ..performance import (Road, accel_mass_limit, accel_time_s, cycle_mass_limit, steady_speed_mass_limit,
-                           vehicle_speed_limit_mps)
+                           steady_speed_wheel_power_w, vehicle_speed_limit_mps)
 from ..problem import Problem
 from ..screen import Rejection, explain_empty, screen_bodies, screen_motors
 from ..solver import SolverSettings
 
 PERF_NAMES = ("accel_0_100", "top_speed", "grade", "cycle")
+CONTINUOUS_NAMES = ("top_speed", "grade")   # the needs held for minutes: the pack's continuous rate feeds them
 
 
 @dataclass
@@ -44,7 +45,8 @@ class ModelData:
     cell_pack_volume_l: np.ndarray     # pack volume per cell: cell volume / cell_to_pack_volume_ratio
     cell_landed_usd: np.ndarray        # cell cost with its tariff
     cell_integration_usd: np.ndarray   # pack integration per cell, with its tariff
-    cell_power_w: np.ndarray           # terminal power per cell at its max discharge current
+    cell_peak_power_w: np.ndarray      # terminal power per cell at its peak (pulse) discharge current
+    cell_continuous_power_w: np.ndarray  # terminal power per cell at its continuous discharge current
     cell_loss_wh_per_w: np.ndarray     # e r / v^2: usable Wh lost per W of the pair's P_eff
     # per layout (cell, parallel strings, series range)
     layout_cell: np.ndarray
@@ -56,7 +58,7 @@ class ModelData:
     motor_vmax_v: np.ndarray
     motor_mass_kg: np.ndarray
     motor_landed_usd: np.ndarray
-    motor_pack_power_w: np.ndarray     # pack terminal power the motor draws at peak, + auxiliaries
+    motor_pack_power_w: np.ndarray     # pack terminal power the motor draws at peak, + auxiliaries (peak rate)
     motor_map_scale: np.ndarray
     motor_gear_ratio: np.ndarray
     # per body
@@ -72,6 +74,13 @@ class ModelData:
     pair_struct_hi_kg: np.ndarray      # heaviest test mass the parts allow (largest pack the body holds)
     pair_perf_max_kg: np.ndarray       # performance mass limit (inf: no performance need)
     pair_perf_limit: np.ndarray        # which need sets it: index into PERF_NAMES, -1 for none
+    # continuous needs (top speed, grade at speed): pack terminal power = w0 + w_per_kg x test mass,
+    # one row per need the problem has (CONTINUOUS_NAMES order), one column per pair
+    continuous_needs: tuple[str, ...]
+    continuous_need_w0: np.ndarray
+    continuous_need_w_per_kg: np.ndarray
+    continuous_need_can_bind: np.ndarray  # (needs, pairs): False where the smallest pack the pair's motor can
+                                          # run on already holds the need at the pair's heaviest build
     fit: EnergyFit
     correction: np.ndarray             # multiplies a pair's energy per km after verification (1 = none)
     # lightweighting curve
@@ -108,6 +117,10 @@ class ModelData:
         """The combinations left in the MILP after screening and bound tightening."""
         series = int(np.sum(self.layout_series_hi - self.layout_series_lo + 1))
         return series * self.n_pairs
+
+    def continuous_need_w(self, pair: int, test_mass_kg: float) -> np.ndarray:
+        """Pack terminal power each continuous need draws from the pair at this test mass (W)."""
+        return self.continuous_need_w0[:, pair] + self.continuous_need_w_per_kg[:, pair] * test_mass_kg
 
     def wh_per_km(self, pair: int, test_mass_kg: float) -> float:
         """The linear model's energy per km (after correction), before pack losses."""
@@ -179,12 +192,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     q = np.array([c.capacity_ah for c in cells])
     v = np.array([c.nominal_voltage_v for c in cells])
     r = np.array([c.internal_resistance_mohm for c in cells]) / 1000.0
-    c_rate = np.array([c.max_discharge_c for c in cells])
-    # Terminal power at the current limit, V I - I^2 R per cell; above V / 2R current only loses power.
-    with np.errstate(divide="ignore"):
-        c_rate = np.minimum(c_rate, np.where(r > 0, v / (2.0 * np.where(r > 0, r, 1.0) * q), np.inf))
-    current = q * c_rate
-    cell_power = current * v - current**2 * r
+    cell_power = _cell_terminal_power_w(q, v, r, np.array([c.peak_discharge_c for c in cells]))
+    cell_cont_power = _cell_terminal_power_w(q, v, r, np.array([c.max_discharge_c for c in cells]))
     integration_rate = price.pack_integration_tariff_rate
     cell_landed = np.array([c.cost_usd * (1.0 + price.tariff_rate(c.origin, part=c.id, cell=True)) for c in cells])
     cell_integration = pack.cost_usd_per_kwh * e / 1000.0 * (1.0 + integration_rate)
@@ -278,6 +287,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     hi = np.minimum(hi[keep], perf_max[keep])
     perf_max, perf_which = perf_max[keep], perf_which[keep]
     body_cda, body_crr = body_cda[keep], body_crr[keep]
+    cont_names, cont_w0, cont_w_per_kg = _continuous_needs(problem.performance, road, d["motor"], aux_w, scale[pm],
+                                                           peak_w[pm], body_cda, body_crr, lo, np.maximum(hi, lo))
 
     # ---- energy fits (cached per pair) ---------------------------------------------------------
     fit = _zero_fit(lo, hi) if not energy else _cached_fit(catalog, problem, cycle, d, settings, motors, bodies, pm, pb, lo, hi,
@@ -293,8 +304,15 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         kg_per_usd = float(np.max(cell_pack_mass / cell_bom))
         struct_hi = np.minimum(struct_hi, base[keep] + np.maximum(pair_budget, 0.0) * kg_per_usd)
         pack_budget = float(pair_budget.max())
-    layout_arr = _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_pack_volume, cell_bom, pack_budget,
-                          motor_vmin[pm], motor_vmax[pm], motor_need[pm], body_volume[pb])
+    # Every pair needs at least this much continuous power: its needs at its lightest build.
+    cont_need_lo = (cont_w0 + cont_w_per_kg * lo).max(axis=0, initial=0.0)
+    layout_arr = _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
+                          pack_budget, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
+    # Every pack a motor can run on (voltage window, peak power) has at least cells_min[c, m] cells of
+    # cell c; where that many already hold a need at the pair's heaviest build, its row is redundant.
+    with np.errstate(invalid="ignore"):
+        cont_floor_w = np.nan_to_num((cells_min * cell_cont_power[:, None]).min(axis=0), nan=np.inf)   # M
+    cont_can_bind = cont_w0 + cont_w_per_kg * struct_hi > cont_floor_w[pm] * (1 - 1e-9)
 
     segs = catalog.lightweighting
     ends = np.array([s.up_to_kg for s in segs])
@@ -304,13 +322,15 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         problem=problem, cycle=cycle, catalog=catalog, defaults=d, cells=tuple(cells), motors=tuple(motors),
         bodies=tuple(bodies), cell_energy_wh=e, cell_vmin_v=cell_vmin, cell_vmax_v=cell_vmax, cell_r_ohm=r,
         cell_pack_mass_kg=cell_pack_mass, cell_pack_volume_l=cell_pack_volume, cell_landed_usd=cell_landed,
-        cell_integration_usd=cell_integration, cell_power_w=cell_power, cell_loss_wh_per_w=e * r / v**2,
+        cell_integration_usd=cell_integration, cell_peak_power_w=cell_power, cell_continuous_power_w=cell_cont_power,
+        cell_loss_wh_per_w=e * r / v**2,
         layout_cell=layout_arr[:, 0], layout_parallel=layout_arr[:, 1], layout_series_lo=layout_arr[:, 2],
         layout_series_hi=layout_arr[:, 3], motor_vmin_v=motor_vmin, motor_vmax_v=motor_vmax, motor_mass_kg=motor_mass,
         motor_landed_usd=motor_landed, motor_pack_power_w=motor_need, motor_map_scale=scale, motor_gear_ratio=gear,
         body_mass_kg=body_mass, body_landed_usd=body_landed, body_volume_l=body_volume, body_lw_max_kg=body_lw,
         pair_motor=pm, pair_body=pb, pair_mass_lo_kg=lo, pair_mass_hi_kg=hi, pair_struct_hi_kg=struct_hi, pair_perf_max_kg=perf_max,
-        pair_perf_limit=perf_which, fit=fit, correction=np.ones(len(pm)), lw_width_kg=widths,
+        pair_perf_limit=perf_which, continuous_needs=cont_names, continuous_need_w0=cont_w0,
+        continuous_need_w_per_kg=cont_w_per_kg, continuous_need_can_bind=cont_can_bind, fit=fit, correction=np.ones(len(pm)), lw_width_kg=widths,
         lw_cost_usd_per_kg=np.array([s.cost_usd_per_kg for s in segs]), payload_kg=problem.payload_kg,
         fixed_mass_kg=fixed_mass, fixed_bom_usd=fixed_bom,
         price_per_bom=mult, price_cap_usd=cap, min_range_km=min_range,
@@ -320,21 +340,60 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         prep_seconds=time.perf_counter() - start)
 
 
-def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_pack_volume, cell_bom, pack_budget, vmin, vmax,
-             need, volume) -> np.ndarray:
-    """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window and
-    power need, the largest kept body and the pack budget admit; empty ranges are left out."""
+def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom, pack_budget,
+             vmin, vmax, need, cont_need, volume) -> np.ndarray:
+    """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window, peak
+    and continuous power needs, the largest kept body and the pack budget admit; empty ranges are left
+    out. Every pair needs both powers, so the larger of the two smallest needs is a valid bound."""
     rows = []
     for ci in range(len(cell_vmin) if len(vmin) else 0):
         s_lo_v = max(pack.min_series, int(np.ceil(vmin / cell_vmin[ci] - 1e-9).min()))
         s_hi_v = min(pack.max_series, int(np.floor(vmax / cell_vmax[ci] + 1e-9).max()))
         for p in par:
-            s_lo = max(s_lo_v, int(np.ceil(need.min() / (cell_power[ci] * p) - 1e-9)))
+            s_lo = max(s_lo_v, int(np.ceil(need.min() / (cell_power[ci] * p) - 1e-9)),
+                       int(np.ceil(cont_need.min() / (cell_cont_power[ci] * p) - 1e-9)))
             s_hi = min(s_hi_v, int(np.floor(volume.max() / (cell_pack_volume[ci] * p) + 1e-9)),
                        int(min(np.floor(pack_budget / (cell_bom[ci] * p) + 1e-9), pack.max_series)))
             if s_lo <= s_hi:
                 rows.append((ci, int(p), s_lo, s_hi))
     return np.array(rows, dtype=int).reshape(-1, 4)
+
+
+def _cell_terminal_power_w(capacity_ah, voltage_v, resistance_ohm, c_rate):
+    """Terminal power per cell at `c_rate` (V I - I^2 R); above V / 2R more current only loses power."""
+    with np.errstate(divide="ignore"):
+        c_rate = np.minimum(c_rate, np.where(resistance_ohm > 0, voltage_v / (
+            2.0 * np.where(resistance_ohm > 0, resistance_ohm, 1.0) * capacity_ah), np.inf))
+    current = capacity_ah * c_rate
+    return current * voltage_v - current**2 * resistance_ohm
+
+
+def _continuous_needs(perf, road, motor_map, aux_w, map_scale, peak_w, cda, crr, lo, hi):
+    """The pack terminal power each continuous need (top speed, grade at speed) draws, as
+    w0 + w_per_kg x test mass per pair: rows CONTINUOUS_NAMES the problem asks for, columns pairs.
+
+    Wheel power is linear in mass (road load at a constant speed); shaft = wheel / eta_d; electrical =
+    shaft / eta_m + aux. eta_m is taken as the lowest the motor map has between the shaft powers at the
+    pair's lightest and heaviest test mass: the draw is never understated (by at most the map's spread
+    over that range, ~1-2 %), and stays linear in mass so the MILP carries it exactly."""
+    fr = np.asarray(motor_map["efficiency_power_fractions"], dtype=float)
+    ef = np.asarray(motor_map["efficiency_values"], dtype=float)
+    names, w0, w_per_kg = [], [], []
+    for name, speed, grade in (("top_speed", perf.min_top_speed_kmh, 0.0),
+                               ("grade", perf.grade_speed_kmh, perf.grade_percent)):
+        if speed is None or grade is None:
+            continue
+        aero_w, per_kg_w = steady_speed_wheel_power_w(speed, grade, cda, crr, road)
+        f_lo = np.clip((aero_w + per_kg_w * lo) / road.driveline_efficiency / peak_w, 0.0, 1.0)
+        f_hi = np.clip((aero_w + per_kg_w * hi) / road.driveline_efficiency / peak_w, f_lo, 1.0)
+        inside = (fr > f_lo[:, None]) & (fr < f_hi[:, None])
+        eta = map_scale * np.minimum(np.minimum(np.interp(f_lo, fr, ef), np.interp(f_hi, fr, ef)),
+                                     np.where(inside, ef, np.inf).min(axis=1))
+        names.append(name)
+        w0.append(aero_w / (road.driveline_efficiency * eta) + aux_w)
+        w_per_kg.append(per_kg_w / (road.driveline_efficiency * eta))
+    shape = (len(names), len(lo))
+    return tuple(names), np.array(w0, dtype=float).reshape(shape), np.array(w_per_kg, dtype=float).reshape(shape)
 
 
 def _performance_limits(problem, cycle, road, settings, lo, hi, peak_w, cont_w, torque, rpm, gear, cda, crr):

@@ -2,7 +2,7 @@
 
 Energy per km, performance limits and mass ranges are exact per pair, so the pair is the natural
 decision; the motor and body choices are sums of pair binaries. The pack must sit inside the chosen
-motor's DC voltage window at both ends of its charge and deliver what the motor draws at peak.
+motor's DC voltage window at both ends of its charge (its power: power.py).
 """
 from __future__ import annotations
 
@@ -33,4 +33,3 @@ def add_drive(m, d: ModelData) -> None:
     m.voltage_min = pyo.Constraint(expr=m.pack_vmin_v + m.slack["voltage_v"] >= motor_sum(d.motor_vmin_v))
     # ...and a full pack at the cells' maximum voltage below its maximum.
     m.voltage_max = pyo.Constraint(expr=m.pack_vmax_v - m.slack["voltage_v"] <= motor_sum(d.motor_vmax_v))
-    m.pack_power = pyo.Constraint(expr=m.pack_power_w + m.slack["pack_power_w"] >= motor_sum(d.motor_pack_power_w))

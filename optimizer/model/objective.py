@@ -7,7 +7,7 @@ import pyomo.environ as pyo
 
 from .data import ModelData
 
-SLACK_GROUPS = ("voltage_v", "pack_power_w", "pack_volume_l", "performance_kg", "mass_kg")
+SLACK_GROUPS = ("voltage_v", "pack_peak_power_w", "pack_continuous_power_w", "pack_volume_l", "performance_kg", "mass_kg")
 
 
 def add_slack(m, d: ModelData) -> None:

@@ -2,7 +2,7 @@
 
 Exact linearization of the integer product series x parallel: one binary per (cell, parallel count)
 layout, each gating its own integer series count (series = 0 unless its layout is chosen). Every
-pack quantity (cells, energy, mass, volume, voltage, power, cost) is then a sum of layout series
+pack quantity (cells, energy, mass, volume, voltage, peak and continuous power, cost) is then a sum of layout series
 counts with constant coefficients.
 """
 from __future__ import annotations
@@ -31,7 +31,8 @@ def add_pack(m, d: ModelData) -> None:
     m.pack_energy_wh = pyo.Expression(expr=per_cell(d.cell_energy_wh))
     m.pack_mass_kg = pyo.Expression(expr=per_cell(d.cell_pack_mass_kg))
     m.pack_volume_l = pyo.Expression(expr=per_cell(d.cell_pack_volume_l))
-    m.pack_power_w = pyo.Expression(expr=per_cell(d.cell_power_w))
+    m.pack_peak_power_w = pyo.Expression(expr=per_cell(d.cell_peak_power_w))
+    m.pack_continuous_power_w = pyo.Expression(expr=per_cell(d.cell_continuous_power_w))
     m.pack_bom_usd = pyo.Expression(expr=per_cell(d.cell_landed_usd + d.cell_integration_usd))
     m.pack_vmin_v = pyo.Expression(expr=pyo.quicksum(float(d.cell_vmin_v[cell[i]]) * m.series[i] for i in lay))
     m.pack_vmax_v = pyo.Expression(expr=pyo.quicksum(float(d.cell_vmax_v[cell[i]]) * m.series[i] for i in lay))

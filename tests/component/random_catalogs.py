@@ -31,17 +31,21 @@ def _i(lo, hi, mid):
 
 
 @st.composite
-def cells(draw, i: int) -> CellSpec:
+def cells(draw, i: int, ah: tuple = (20, 200)) -> CellSpec:
     chem = draw(st.sampled_from(["nmc", "lfp", "sodium_ion"]))
     v, vmin, vmax, whkg, whl = CHEMISTRY[chem]
-    ah = draw(_u(20, 200))
+    ah = draw(_u(*ah))
     wh = ah * v
+    # Pulse rates of EV cells; continuous rates 1-4x lower, so that holding a grade sometimes binds.
+    peak_c = draw(_u(2.0, 5.0))
+    continuous_c = peak_c / draw(_u(1.0, 6.0))
     return CellSpec(id=f"cell{i}", name=f"cell {i}", chemistry=chem, format="prismatic", capacity_ah=ah,
                     nominal_voltage_v=v, min_voltage_v=vmin, max_voltage_v=vmax,
                     mass_kg=wh / draw(_u(*whkg)), volume_l=wh / draw(_u(*whl)),
-                    max_discharge_c=draw(_u(2.0, 5.0)), max_charge_c=draw(_u(0.5, 2.0)),
+                    max_discharge_c=continuous_c, max_charge_c=draw(_u(0.5, 2.0)),
                     internal_resistance_mohm=30.0 / ah * draw(_u(0.5, 2.0)),
-                    cost_usd_per_kwh=draw(_u(45, 130)), origin=draw(st.sampled_from(ORIGINS)))
+                    cost_usd_per_kwh=draw(_u(45, 130)), origin=draw(st.sampled_from(ORIGINS)),
+                    peak_discharge_c=peak_c)
 
 
 @st.composite
@@ -70,19 +74,21 @@ def bodies(draw, i: int) -> BodySpec:
 
 
 @st.composite
-def catalogs(draw) -> Catalog:
+def catalogs(draw, small_cells: bool = False) -> Catalog:
+    """`small_cells`: 4-30 Ah cells in 4-12 strings, so that packs can be small and the pack's peak and
+    continuous power (rather than its voltage window or the range) set the pack size."""
     n_cells, n_motors, n_bodies = (draw(_i(2, 3, 3)) for _ in range(3))
     min_series = draw(_i(30, 60, 45))
     pack = PackIntegration(cost_usd_per_kwh=draw(_u(20, 45)), cell_to_pack_mass_ratio=draw(_u(0.6, 0.75)),
                            cell_to_pack_volume_ratio=draw(_u(0.4, 0.6)), min_series=min_series,
                            max_series=min_series + draw(_i(40, 90, 70)), min_parallel=1,
-                           max_parallel=draw(_i(1, 4, 2)))
+                           max_parallel=draw(_i(4, 12, 8) if small_cells else _i(1, 4, 2)))
     segments, end, cost = [], 0.0, 0.0
     for _ in range(draw(_i(1, 3, 2))):
         end += draw(_u(10, 40))
         cost += draw(_u(1.0, 8.0))
         segments.append(LightweightingSegment(up_to_kg=end, cost_usd_per_kg=cost))
-    return Catalog(cells=tuple(draw(cells(i)) for i in range(n_cells)),
+    return Catalog(cells=tuple(draw(cells(i, (4, 30, 10) if small_cells else (20, 200))) for i in range(n_cells)),
                    motors=tuple(draw(motors(i)) for i in range(n_motors)),
                    bodies=tuple(draw(bodies(i)) for i in range(n_bodies)),
                    pack=pack, lightweighting=tuple(segments), source="<random>")

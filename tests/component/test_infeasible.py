@@ -91,7 +91,7 @@ def test_joint_pack_conflict_is_explained_by_the_smallest_violation():
     def cell(i, wh_per_kg, wh_per_l):
         wh = 100 * 3.65
         return CellSpec(f"cell_{i}", i, "nmc", "pouch", 100.0, 3.65, 2.9, 4.2, wh / wh_per_kg, wh / wh_per_l, 4.0, 1.0,
-                        0.3, 100.0, "US")
+                        0.3, 100.0, "US", 4.0)
     catalog = Catalog(
         cells=(cell("a", 250.0, 200.0), cell("b", 120.0, 600.0)),
         motors=(MotorSpec("m", "m", 40.0, 20.0, 150.0, 12000.0, 0.93, "PMSM", 200.0, 400.0, 54.0, 1000.0, "US"),),

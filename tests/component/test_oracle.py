@@ -48,10 +48,14 @@ def _value(problem, design):
     return design.range_km if problem.objective == "max_range" else design.price_usd
 
 
+@pytest.mark.parametrize("small_cells", [False, True], ids=["large_cells", "small_cells"])
 @pytest.mark.parametrize("objective", ["max_range", "min_price"])
-def test_milp_optimum_equals_exhaustive_enumeration(objective):
+def test_milp_optimum_equals_exhaustive_enumeration(objective, small_cells):
+    """Large cells: packs sized by voltage, volume, price and range. Small cells in many strings: packs
+    small enough that the peak and continuous power constraints set their size (both bind on the
+    min_price examples)."""
     @ORACLE_SETTINGS
-    @given(catalog=catalogs(), problem=problems(objective))
+    @given(catalog=catalogs(small_cells=small_cells), problem=problems(objective))
     def check(catalog, problem):
         best = _oracle(catalog, problem)
         found = _milp(catalog, problem)

@@ -45,7 +45,7 @@ def pchip(xs, ys, x):
 
 def test_tables_are_the_pchip_of_their_knots():
     cfg = load_bms_config()
-    assert set(cfg.chemistries) >= {"lfp", "nmc", "sodium_ion"}
+    assert set(cfg.chemistries) >= {"lfp", "nmc", "sodium_ion", "nca"}
     for chem in cfg.chemistries.values():
         derived = [round(pchip(chem.ocv_knots_soc, chem.ocv_knots_v, s), 3) for s in SOC_GRID]
         assert list(chem.ocv_v) == pytest.approx(derived, abs=1e-9), chem.name

@@ -67,6 +67,8 @@ def test_cell_figures_are_physically_sane(catalog):
         (kg_lo, kg_hi), (l_lo, l_hi) = SANE_CELLS[c.chemistry]
         assert kg_lo <= c.energy_wh / c.mass_kg <= kg_hi, f"{c.id}: {c.energy_wh / c.mass_kg:.0f} Wh/kg"
         assert l_lo <= c.energy_wh / c.volume_l <= l_hi, f"{c.id}: {c.energy_wh / c.volume_l:.0f} Wh/L"
+        # Pulse ratings are 1-5x the continuous rating on real datasheets.
+        assert 1.0 <= c.peak_discharge_c / c.max_discharge_c <= 5.0, c.id
         # Cell density between ~1.5 and 3.2 kg/L: a mass or volume typo shows here.
         assert 1.5 <= c.mass_kg / c.volume_l <= 3.2, f"{c.id}: {c.mass_kg / c.volume_l:.2f} kg/L"
         # Every catalog cell must be writable into a design file's [battery.cell].
@@ -179,6 +181,7 @@ def test_non_convex_lightweighting_curve_is_rejected(index, key, value):
 
 @pytest.mark.parametrize("kind,part,changes,key", [
     ("cells", "eve_lf105", {"min_voltage_v": 3.3}, "cell[eve_lf105].nominal_voltage_v"),
+    ("cells", "eve_lf105", {"peak_discharge_c": 0.5}, "cell[eve_lf105].peak_discharge_c"),  # below its 1C continuous
     ("motors", "vw_eup_61kw", {"continuous_power_kw": 70.0}, "motor[vw_eup_61kw].continuous_power_kw"),
     ("motors", "vw_eup_61kw", {"min_voltage_v": 500.0}, "motor[vw_eup_61kw].min_voltage_v"),
     # 61 kW needs 212 N m beyond 2,750 rpm; 2,000 rpm cannot deliver it.

@@ -187,11 +187,11 @@ def test_regen_is_limited_by_motor_power(sakura):
     assert_ledger_closes(result)
 
 
-def cell_car(v, max_discharge_c, max_charge_c):
+def cell_car(v, max_discharge_c, max_charge_c, peak_discharge_c=None):
     """`v` with a 96s2p pack of 28 Ah NMC cells (20 kWh class) and the given C-rate limits."""
     cell = Cell(id="t", chemistry="nmc", capacity_ah=28.0, nominal_voltage_v=3.65, min_voltage_v=3.0,
                 max_voltage_v=4.2, internal_resistance_mohm=1.5, max_discharge_c=max_discharge_c,
-                max_charge_c=max_charge_c)
+                peak_discharge_c=peak_discharge_c, max_charge_c=max_charge_c)
     return with_(v, battery={"series": 96, "parallel": 2, "cell": cell, "nominal_voltage_v": 96 * 3.65,
                              "energy_kwh": 96 * 2 * 28 * 3.65 / 1000})
 
@@ -206,6 +206,21 @@ def test_pack_current_limits_hold_exactly(sakura):
     assert result.battery_current_a.max() <= max_dis_a * (1 + 1e-9)
     assert -result.battery_current_a.min() <= max_chg_a * (1 + 1e-9)
     assert_ledger_closes(result)
+
+
+def test_each_step_may_draw_the_peak_current_not_only_the_continuous(sakura):
+    """A 1-s step is inside a cell's pulse rating: the peak current limits it, and a cell without a
+    peak rate keeps the old limit (peak = continuous)."""
+    cycle = load_cycle("us06")
+    old = cell_car(sakura, max_discharge_c=1.0, max_charge_c=0.5)
+    pulse = cell_car(sakura, max_discharge_c=1.0, max_charge_c=0.5, peak_discharge_c=1.6)  # 56 A, 89.6 A
+    assert old.battery.peak_discharge_current_a == old.battery.max_discharge_current_a == pytest.approx(56.0)
+    assert pulse.battery.peak_discharge_current_a == pytest.approx(89.6)
+    a, b = simulate(old, cycle), simulate(pulse, cycle)
+    assert a.battery_current_a.max() == pytest.approx(56.0, rel=1e-9)
+    assert b.battery_current_a.max() == pytest.approx(89.6, rel=1e-9)   # still misses US06's hardest steps
+    assert 0 < b.trace_miss_s < a.trace_miss_s
+    assert_ledger_closes(b)
 
 
 # ---- range: cycles repeated until the usable energy is spent --------------------------------------

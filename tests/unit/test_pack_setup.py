@@ -1,5 +1,6 @@
 """Design / vehicle file -> OCV_TABLE + CONFIGURE: the pack, its limits and the start state."""
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,10 @@ def test_design_file_gives_its_pack(bms):
     nmc = bms.chemistry("nmc")
     assert c.cell_uv_v == pytest.approx(cell.min_voltage_v + nmc.uv_margin_v)
     assert c.cell_ov_v == pytest.approx(cell.max_voltage_v + nmc.ov_margin_v)
-    # Pack currents are the energy model's (optimizer.vehicle.Battery), so bench and model agree.
-    assert c.max_discharge_a == pytest.approx(v.battery.max_discharge_current_a)
+    # Pack currents are the energy model's (optimizer.vehicle.Battery), so bench and model agree: the BMS
+    # allows each ~1-s step the pack's pulse current, the energy model's per-step limit.
+    assert c.max_discharge_a == pytest.approx(v.battery.peak_discharge_current_a)
+    assert c.max_discharge_a > v.battery.max_discharge_current_a  # the hand-made pack's cell: 2C continuous, 3C pulse
     assert c.max_charge_a == pytest.approx(v.battery.max_charge_current_a)
     cells = c.series * c.parallel
     assert c.heat_capacity_j_per_k == pytest.approx(bms.thermal["specific_heat_j_per_kg_k"] * cell.mass_kg * cells)
@@ -62,7 +65,30 @@ def test_vehicle_without_cell_gets_a_generic_cell_holding_its_energy(bms, sakura
     pack_r = (c.r0_ohm + c.r1_ohm) * c.series / c.parallel
     assert pack_r == pytest.approx(v.battery.resistance_ohm, rel=1e-12)
     assert cell.min_voltage_v == nmc.generic_cell.min_voltage_v
-    assert c.max_discharge_a == pytest.approx(cell.capacity_ah * nmc.generic_cell.max_discharge_c)
+    assert c.max_discharge_a == pytest.approx(cell.capacity_ah * nmc.generic_cell.peak_discharge_c)
+
+
+def test_every_catalog_chemistry_runs_on_the_bench(bms):
+    """Each chemistry a catalog cell has gets an OCV table, limits and its own protocol code, and a pack
+    of each catalog cell makes a valid CONFIGURE (the bench can run any design kei solve writes)."""
+    from optimizer.catalog import load_catalog
+    from optimizer.vehicle import vehicle_from_dict, vehicle_to_toml
+
+    sakura = load_vehicle(SAKURA_PACK)
+    for spec in load_catalog().cells:
+        assert Chemistry.from_name(spec.chemistry) != Chemistry.OTHER, spec.chemistry
+        cell = spec.as_vehicle_cell()
+        series = round(350 / cell.nominal_voltage_v)
+        battery = dataclasses.replace(sakura.battery, chemistry=cell.chemistry, cell=cell, cell_id=cell.id, series=series,
+                                      parallel=1, energy_kwh=series * cell.energy_wh / 1000,
+                                      nominal_voltage_v=series * cell.nominal_voltage_v)
+        v = vehicle_from_dict(tomllib.loads(vehicle_to_toml(dataclasses.replace(sakura, battery=battery))), file="x")
+        setup = pack_setup(v, bms)
+        assert setup.configure.chemistry == Chemistry.from_name(spec.chemistry) == setup.ocv_table.chemistry
+        assert configure_errors(setup.configure, 1024) == [] and ocv_table_errors(setup.ocv_table) == []
+        assert setup.configure.max_discharge_a == pytest.approx(cell.capacity_ah * spec.peak_discharge_c)
+        # The table's mean OCV is within a few per cent of the cell's nominal voltage (NCA: 3.63 vs 3.60 V).
+        assert abs(bms.chemistry(spec.chemistry).mean_ocv_v / cell.nominal_voltage_v - 1) < 0.06, spec.id
 
 
 def test_chemistry_without_a_table_is_a_config_error(bms, sakura_path):

@@ -65,6 +65,24 @@ def test_pack_must_match_series_parallel_cell(sakura_path):
         vehicle_from_dict(raw, file="car.toml")
 
 
+def test_peak_discharge_rate_defaults_to_the_continuous_one(sakura_path):
+    raw = _raw(sakura_path)
+    cell = dict(id="c", chemistry="nmc", capacity_ah=28.0, nominal_voltage_v=3.65, min_voltage_v=3.0,
+                max_voltage_v=4.2, internal_resistance_mohm=1.5, max_discharge_c=2.0)
+    raw["battery"].update(series=96, parallel=2, cell=cell, energy_kwh=96 * 2 * 28.0 * 3.65 / 1000,
+                          nominal_voltage_v=96 * 3.65)
+    v = vehicle_from_dict(raw, file="car.toml")
+    assert v.battery.cell.peak_discharge_c == 2.0
+    assert v.battery.peak_discharge_current_a == v.battery.max_discharge_current_a == pytest.approx(112.0)
+    cell["peak_discharge_c"] = 3.5
+    v = vehicle_from_dict(raw, file="car.toml")
+    assert v.battery.peak_discharge_current_a == pytest.approx(196.0) and v.battery.max_discharge_current_a == 112.0
+    assert vehicle_from_dict(tomllib.loads(vehicle_to_toml(v)), file="rt.toml") == v   # written explicitly
+    cell["peak_discharge_c"] = 1.5
+    with pytest.raises(ConfigError, match="battery.cell.peak_discharge_c.*below the continuous"):
+        vehicle_from_dict(raw, file="car.toml")
+
+
 def test_round_trip_through_toml(sakura_path):
     v = load_vehicle(sakura_path)
     again = vehicle_from_dict(tomllib.loads(vehicle_to_toml(v, header="test")), file="rt.toml")
