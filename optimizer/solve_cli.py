@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 from .design import to_vehicle
@@ -35,6 +36,8 @@ def run_solve(args) -> int:
         if args.json:  # a program still gets one object on stdout; the exit code stays 2
             print(json.dumps({"status": "infeasible", "problem": problem.name, "objective": problem.objective,
                               "explanation": err.explanation, "details": err.details}, indent=2, default=str))
+        else:
+            _show_design_at_floor(problem, err, args.problem)
         raise
     if args.out:
         header = (f"Design written by kei solve {args.problem}: {problem.objective} on {sol.data.cycle.name}.\n"
@@ -46,3 +49,23 @@ def run_solve(args) -> int:
     else:
         print(solution_text(sol, args.out))
     return 0
+
+
+def _show_design_at_floor(problem, err: InfeasibleError, problem_path: str) -> None:
+    """When only the price cap stands in the way, an engineer's next question is what the floor buys:
+    show the full report of the best design at the floor price (the error itself follows on stderr)."""
+    from .report import solution_text
+    from .solve import solve_problem
+
+    floor_usd = err.details.get("cheapest_price_usd")
+    if floor_usd is None or problem.objective != "max_range":
+        return
+    cap_usd = float(math.ceil(floor_usd))
+    try:
+        sol = solve_problem(replace(problem, price_cap_usd=cap_usd))
+    except InfeasibleError:
+        return
+    print(f"No design meets {problem.name} at ${problem.price_cap_usd:,.0f}. The best one at the floor price "
+          f"(kei solve {problem_path} --price-cap {cap_usd:.0f}):\n")
+    print(solution_text(sol, None))
+    print()

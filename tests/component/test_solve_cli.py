@@ -81,6 +81,17 @@ def test_infeasible_problem_exits_2_with_numbers(tmp_path):
     assert data["status"] == "infeasible" and data["details"]["cheapest_price_usd"] > 9000.0
 
 
+def test_headline_over_the_cap_shows_the_design_at_the_floor():
+    """us_kei_15k has no design at its cap: the text report still shows what the floor price buys,
+    and that design's price is the floor the error names."""
+    out = run_kei("solve", PROBLEMS / "us_kei_15k.toml")
+    assert out.returncode == 2
+    floor = json.loads(run_kei("solve", PROBLEMS / "us_kei_15k.toml", "--json").stdout)["details"]["cheapest_price_usd"]
+    assert "The best one at the floor price" in out.stdout
+    assert f"price          ${floor:,.0f}" in out.stdout
+    assert "the cheapest car that meets the rest costs" in out.stderr
+
+
 def test_bad_problem_file_exits_2_naming_file_and_key(tmp_path):
     path = _problem_file(tmp_path)
     path.write_text(path.read_text().replace("min_range_km", "min_rnage_km"))
