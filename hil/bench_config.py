@@ -6,7 +6,7 @@ from pathlib import Path
 
 from optimizer.errors import ConfigError
 from optimizer.paths import CONFIGS_DIR
-from optimizer.schema import Field, read_toml, validate_table
+from optimizer.schema import Field, read_toml, validate_sections
 
 BENCH_CONFIG_FILE = CONFIGS_DIR / "bench.toml"
 
@@ -89,14 +89,7 @@ class BenchConfig:
 
 
 def bench_config_from_dict(raw: dict, file: str) -> BenchConfig:
-    for key in raw:
-        if key not in SECTIONS:
-            raise ConfigError(file, key, f"unknown section (known: {', '.join(SECTIONS)})")
-    tables = {}
-    for name, fields in SECTIONS.items():
-        if name not in raw:
-            raise ConfigError(file, name, "missing section")
-        tables[name] = validate_table(raw[name], fields, file=file, where=name)
+    tables = validate_sections(raw, SECTIONS, file=file)
     session = SessionSettings(**tables["session"])
     if session.limit_lag_steps < session.window_steps:
         raise ConfigError(file, "session.limit_lag_steps", "must be >= session.window_steps, or the limits "

@@ -10,7 +10,7 @@ from typing import Any
 
 from optimizer.errors import ConfigError
 from optimizer.paths import CONFIGS_DIR
-from optimizer.schema import Field, read_toml, validate_table
+from optimizer.schema import Field, read_toml, validate_sections, validate_table
 
 from .protocol import OCV_POINTS
 
@@ -120,14 +120,7 @@ def load_bms_config(path: str | Path = BMS_CONFIG_FILE) -> BmsConfig:
 
 
 def bms_config_from_dict(raw: dict[str, Any], *, file: str = "<bms config>") -> BmsConfig:
-    for key in raw:
-        if key not in SECTIONS and key != "chemistry":
-            raise ConfigError(file, key, f"unknown section (known: {', '.join(SECTIONS)}, chemistry)")
-    tables = {}
-    for name, fields in SECTIONS.items():
-        if name not in raw:
-            raise ConfigError(file, name, "missing required section")
-        tables[name] = validate_table(raw[name], fields, file=file, where=name)
+    tables = validate_sections(raw, SECTIONS, file=file, extra=("chemistry",))
     cm = tables["cell_model"]
     if abs(cm["r0_share_of_dcir"] + cm["r1_share_of_dcir"] - 1.0) > 1e-9:
         raise ConfigError(file, "cell_model.r1_share_of_dcir", "r0_share_of_dcir + r1_share_of_dcir must be 1")

@@ -122,6 +122,23 @@ def validate_table(
     return out
 
 
+def validate_sections(raw: Mapping[str, Any], sections: Mapping[str, Sequence[Field]], *, file: str | Path,
+                      extra: Sequence[str] = ()) -> dict[str, dict]:
+    """Validate a config made of required tables, one schema each (`sections`); tables named in `extra`
+    pass through for the caller. An unknown or missing table names the file and the table."""
+    file = str(file)
+    known = list(sections) + list(extra)
+    for key in raw:
+        if key not in known:
+            raise ConfigError(file, key, f"unknown section (known: {', '.join(known)})")
+    tables = {}
+    for name, fields in sections.items():
+        if name not in raw:
+            raise ConfigError(file, name, "missing required section")
+        tables[name] = validate_table(raw[name], fields, file=file, where=name)
+    return tables
+
+
 def _closest(key: str, candidates: list[str]) -> str | None:
     import difflib
 
