@@ -341,8 +341,6 @@ def test_bad_frames_from_the_device_never_crash_the_host(clean, tmp_path):
         device.stdout.close()
 
 
-@pytest.mark.skipif(not (ROOT / "firmware_stubs" / "Makefile").exists(),
-                    reason="firmware_stubs/ is not in this checkout (it comes from the firmware branch)")
 def test_the_c_firmware_stub_measures_the_same_range(clean, tmp_path):
     result = kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "firmware", "--log", tmp_path / "fw",
                       timeout=300)
