@@ -135,14 +135,19 @@ def test_fault_injected_run_measures_the_same_range(clean, tmp_path):
     assert result["reconnects"] >= 1 and result["device_restores"] == 0  # the device kept its state
 
 
-def test_resume_after_the_host_is_killed(clean, tmp_path):
-    log_dir = tmp_path / "k"
+def kill_host_midway(log_dir):
+    """Start `kei hil run` on the python emulator and SIGKILL the host once it has logged some rows."""
     host = start_kei("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir,
                      "--pace", INTERRUPTIBLE_PACE)
+    wait_for_rows(log_dir, KILL_AFTER_ROWS, host)
+    host.send_signal(signal.SIGKILL)
+    host.communicate(timeout=10)
+
+
+def test_resume_after_the_host_is_killed(clean, tmp_path):
+    log_dir = tmp_path / "k"
     try:
-        wait_for_rows(log_dir, KILL_AFTER_ROWS, host)
-        host.send_signal(signal.SIGKILL)
-        host.communicate(timeout=10)
+        kill_host_midway(log_dir)
         (pid,) = emulator_pids(log_dir)
         assert alive(pid), "the emulator must survive its host (own session) to be resumed"
         assert read_log(log_dir).result is None
@@ -159,12 +164,8 @@ def test_resume_after_the_host_is_killed(clean, tmp_path):
 def test_resume_after_the_device_reset(clean, tmp_path):
     """Host and emulator both killed: resume starts a new emulator and restores it from the log."""
     log_dir = tmp_path / "r"
-    host = start_kei("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir,
-                     "--pace", INTERRUPTIBLE_PACE)
     try:
-        wait_for_rows(log_dir, KILL_AFTER_ROWS, host)
-        host.send_signal(signal.SIGKILL)
-        host.communicate(timeout=10)
+        kill_host_midway(log_dir)
         stop_emulators(log_dir)
         result = kei_json("hil", "resume", log_dir, "--pace", "max")
         log = read_log(log_dir)
