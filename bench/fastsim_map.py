@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 
+import fastsim as fsim
 import numpy as np
 
-import fastsim as fsim
-from optimizer.cycles import Cycle
-from optimizer.energy import params_from_vehicle
-from optimizer.vehicle import Vehicle
+from kei.vehicle.cycles import Cycle
+from kei.vehicle.energy import params_from_vehicle
+from kei.vehicle.files import Vehicle
 
 # A battery-electric vehicle file shipped inside the fastsim wheel; only its structure is used,
 # every number that matters is overwritten below.

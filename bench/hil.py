@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hil.bench_config import BENCH_CONFIG_FILE  # noqa: E402
-from hil.runner import run_session  # noqa: E402
+from kei.hil.session.runner import run_session  # noqa: E402
+from kei.hil.setup.bench_config import bench_config_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The optimizer's headline design (the bench tests drive the same one) on its own cycle.
@@ -40,7 +40,7 @@ STEP_WIRE_BYTES = 16
 
 def config_with_window(tmp: Path, window: int) -> Path:
     """configs/bench.toml with another window (the lag stays: every run plans the same steps)."""
-    text = BENCH_CONFIG_FILE.read_text()
+    text = bench_config_file().read_text()
     current = tomllib.loads(text)["session"]["window_steps"]
     path = tmp / f"bench_w{window}.toml"
     path.write_text(text.replace(f"window_steps = {current} ", f"window_steps = {window} ", 1))

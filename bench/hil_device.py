@@ -16,12 +16,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hil.bms_config import load_bms_config  # noqa: E402
-from hil.device.device import Device  # noqa: E402
-from hil.framing import FrameDecoder  # noqa: E402
-from hil.pack_setup import pack_setup  # noqa: E402
-from hil.protocol import WINDOW, Step, Telemetry, decode  # noqa: E402
-from optimizer.vehicle import load_vehicle  # noqa: E402
+from kei.hil.emulator.device import Device  # noqa: E402
+from kei.hil.setup.bms_config import load_bms_config  # noqa: E402
+from kei.hil.setup.pack_setup import pack_setup  # noqa: E402
+from kei.hil.wire.framing import FrameDecoder  # noqa: E402
+from kei.hil.wire.protocol import WINDOW, Step, Telemetry, decode  # noqa: E402
+from kei.vehicle.files import load_vehicle  # noqa: E402
 
 DESIGN = Path(__file__).resolve().parents[1] / "configs" / "designs" / "sakura_pack.toml"
 DEMAND_W, DT_S = 8000.0, 0.2  # a steady cruise the pack sustains for the whole benchmark (no fault)

@@ -24,10 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing, like the tests
 
-from optimizer.cycles import load_cycle  # noqa: E402
-from optimizer.energy import (BATCH_BLOCK, batch_params, energy_per_km_batch, params_from_vehicle,  # noqa: E402
-                              run_trace, simulate)
-from optimizer.vehicle import Vehicle, load_vehicle  # noqa: E402
+from kei.vehicle.cycles import load_cycle  # noqa: E402
+from kei.vehicle.energy import BATCH_BLOCK, batch_params, energy_per_km_batch, params_from_vehicle, run_trace, simulate  # noqa: E402
+from kei.vehicle.files import Vehicle, load_vehicle  # noqa: E402
 
 VEHICLE = ROOT / "configs" / "vehicles" / "nissan_sakura.toml"
 CYCLES = ("udds", "hwfet", "wltc_3b")
@@ -118,7 +117,6 @@ GAPS_EXPLAINED = """
 def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> None:
     try:
         import fastsim
-
         import fastsim_map
     except Exception as err:  # ImportError, or a broken binary wheel
         print(f"FASTSim 3 NOT RUN: cannot import fastsim ({type(err).__name__}: {err}).")

@@ -25,16 +25,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing, like the tests
 
-from optimizer.brute_force import enumerate_designs  # noqa: E402
-from optimizer.catalog import ORIGINS, load_catalog  # noqa: E402
-from optimizer.cycles import load_cycle  # noqa: E402
-from optimizer.errors import InfeasibleError  # noqa: E402
-from optimizer.model.data import clear_fit_cache, prepare  # noqa: E402
-from optimizer.parts import Catalog  # noqa: E402
-from optimizer.problem import load_problem  # noqa: E402
-from optimizer.solve import solve_problem  # noqa: E402
-from optimizer.solver import load_solver_settings  # noqa: E402
-from optimizer.vehicle import load_model_defaults  # noqa: E402
+from kei.errors import InfeasibleError  # noqa: E402
+from kei.optimizer.inputs.catalog import ORIGINS, load_catalog  # noqa: E402
+from kei.optimizer.inputs.parts import Catalog  # noqa: E402
+from kei.optimizer.inputs.problem import load_problem  # noqa: E402
+from kei.optimizer.prepare.model_data import clear_fit_cache, prepare  # noqa: E402
+from kei.optimizer.solving.brute_force import enumerate_designs  # noqa: E402
+from kei.optimizer.solving.pipeline import solve_problem  # noqa: E402
+from kei.optimizer.solving.solver import load_solver_settings  # noqa: E402
+from kei.vehicle.cycles import load_cycle  # noqa: E402
+from kei.vehicle.files import load_model_defaults  # noqa: E402
 
 PROBLEMS = sorted((ROOT / "configs" / "problems").glob("*.toml"))
 SCALED_PROBLEMS = tuple(p.stem for p in PROBLEMS)

@@ -16,5 +16,5 @@ def run_kei(*args: str, timeout: float = 120.0):
     """Run the installed `kei` entry point as a user would (a subprocess, real argv)."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kei", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)

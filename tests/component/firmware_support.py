@@ -12,9 +12,9 @@ import time
 import tty
 from pathlib import Path
 
-from hil import protocol as P
-from hil.firmware_build import ASAN_HOST_BINARY, BUILD_DIR, HOST_BINARY, make
-from hil.framing import FrameDecoder
+from kei.hil.firmware.build import ASAN_HOST_BINARY, BUILD_DIR, HOST_BINARY, make
+from kei.hil.wire import protocol as P
+from kei.hil.wire.framing import FrameDecoder
 
 ANSWER_TIMEOUT_S = 5.0  # generous: the ASan build on a busy 2-core CI machine
 C_TESTS = ("test_frame", "test_proto", "test_pack", "test_bms", "test_device")

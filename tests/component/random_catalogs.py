@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from optimizer.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
-from optimizer.problem import problem_from_dict
+from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
+from kei.optimizer.inputs.problem import problem_from_dict
 
 ORIGINS = ("CN", "JP", "KR", "US", "EU", "MX")
 CHEMISTRY = {  # nominal, min, max voltage; Wh/kg; Wh/L

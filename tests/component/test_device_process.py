@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 import serial
 
-from hil.bms_config import load_bms_config
-from hil.emulators import device_command
-from hil.framing import FrameDecoder
-from hil.pack_setup import pack_setup
-from hil.protocol import WINDOW, Ack, Hello, HelloAck, MsgType, Status, Step, Telemetry, decode
-from optimizer.vehicle import load_vehicle
+from kei.hil.link.devices import device_command
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire.framing import FrameDecoder
+from kei.hil.wire.protocol import WINDOW, Ack, Hello, HelloAck, MsgType, Status, Step, Telemetry, decode
+from kei.vehicle.files import load_vehicle
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = pack_setup(load_vehicle(ROOT / "configs" / "designs" / "sakura_pack.toml"), load_bms_config())
 START_TIMEOUT_S = 20.0
 
 
-def spawn(*args, module=("hil.device",), program=None):
+def spawn(*args, module=("kei.hil.emulator",), program=None):
     """Start `python -m MODULE ARGS` (or `PROGRAM ARGS`) and read its PORT line."""
     cmd = (program or [sys.executable, "-m", *module]) + list(args)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
@@ -209,7 +209,7 @@ def test_serves_an_existing_tty(device):
 
 
 def test_kei_hil_emulate_prints_the_port(device):
-    proc, port = device("hil", "emulate", "--idle-exit-s", "2", module=("optimizer",))
+    proc, port = device("hil", "emulate", "--idle-exit-s", "2", module=("kei",))
     line = Line(port)
     (hello,) = line.ask(Hello(1))
     assert hello.firmware == "kei-py"

@@ -8,9 +8,9 @@ import re
 import subprocess
 
 import pytest
-
 from firmware_support import BUILDS, C_TESTS, build_all
-from hil.firmware_build import FIRMWARE_DIR, FirmwareBuildError, make
+
+from kei.hil.firmware.build import FIRMWARE_DIR, FirmwareBuildError, make
 
 SUMMARY = re.compile(r"^(test_\w+): (\d+) passed, (\d+) failed$", re.M)
 FUZZ_INPUTS = 200_000          # a few seconds under the sanitizers; docs/firmware.md has the long runs

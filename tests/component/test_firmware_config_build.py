@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 
 from firmware_support import DeviceProcess, build_all
-from hil import protocol as P
-from hil.bms_config import load_bms_config
-from hil.device.device import Device
-from hil.firmware_build import BUILD_DIR, make
-from hil.firmware_config import pack_config_header
-from hil.framing import FrameDecoder
-from hil.pack_setup import pack_setup
-from optimizer.vehicle import load_vehicle
+
+from kei.hil.emulator.device import Device
+from kei.hil.firmware.build import BUILD_DIR, make
+from kei.hil.firmware.header import pack_config_header
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire import protocol as P
+from kei.hil.wire.framing import FrameDecoder
+from kei.vehicle.files import load_vehicle
 
 
 def test_generated_config_boots_like_the_messages(tmp_path, sakura_path):

@@ -11,20 +11,20 @@ import time
 import tty
 
 import pytest
-
 from firmware_support import DeviceProcess, host_program
-from hil import protocol as P
-from hil.bms_config import load_bms_config
-from hil.framing import FrameDecoder, encode_frame
-from hil.pack_setup import pack_setup
-from optimizer.paths import CONFIGS_DIR
-from optimizer.vehicle import load_vehicle
+
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire import protocol as P
+from kei.hil.wire.framing import FrameDecoder, encode_frame
+from kei.resources import bundled_configs_dir
+from kei.vehicle.files import load_vehicle
 
 BUILDS = ("normal", "asan")
 
 
 def sakura_setup():
-    return pack_setup(load_vehicle(CONFIGS_DIR / "designs" / "sakura_pack.toml"), load_bms_config())
+    return pack_setup(load_vehicle(bundled_configs_dir() / "designs" / "sakura_pack.toml"), load_bms_config())
 
 
 @pytest.mark.parametrize("build", BUILDS)

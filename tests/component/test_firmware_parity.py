@@ -14,20 +14,20 @@ import json
 import math
 
 import pytest
-
 from conftest import run_kei
 from firmware_support import DeviceProcess, host_program
-from hil import protocol as P
-from hil.bms_config import load_bms_config
-from hil.device.device import Device
-from hil.framing import FrameDecoder
-from hil.pack_setup import pack_setup
-from optimizer.cycles import load_cycle
-from optimizer.energy import simulate
-from optimizer.paths import CONFIGS_DIR
-from optimizer.vehicle import load_vehicle
 
-DESIGN = CONFIGS_DIR / "designs" / "sakura_pack.toml"
+from kei.hil.emulator.device import Device
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire import protocol as P
+from kei.hil.wire.framing import FrameDecoder
+from kei.resources import bundled_configs_dir
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import simulate
+from kei.vehicle.files import load_vehicle
+
+DESIGN = bundled_configs_dir() / "designs" / "sakura_pack.toml"
 RANGE_TOLERANCE = 0.005  # issue 5: within 0.5 %
 
 

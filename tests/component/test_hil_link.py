@@ -7,11 +7,12 @@ import tty
 
 import pytest
 
-from hil.emulators import adopt_emulator, device_command, start_emulator
-from hil.errors import BenchError, LinkError, LinkLost, LinkTimeout
-from hil.link import list_ports, open_link
-from hil.protocol import Hello, HelloAck, decode
-from hil.framing import FrameDecoder
+from kei.errors import UsageError
+from kei.hil.errors import BenchError, LinkError, LinkLost, LinkTimeout
+from kei.hil.link.devices import adopt_emulator, device_command, start_emulator
+from kei.hil.link.transport import list_ports, open_link
+from kei.hil.wire.framing import FrameDecoder
+from kei.hil.wire.protocol import Hello, HelloAck, decode
 
 
 @pytest.fixture
@@ -123,5 +124,5 @@ def test_idle_emulator_exits_by_itself():
 
 
 def test_unknown_emulator_is_named():
-    with pytest.raises(BenchError, match="unknown emulator 'matlab'"):
+    with pytest.raises(UsageError, match="unknown emulator 'matlab'"):
         device_command("matlab")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hil.session_log import read_log
-from optimizer.vehicle import load_vehicle
+from kei.hil.log.session_log import read_log
+from kei.vehicle.files import load_vehicle
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADLINE = ROOT / "configs" / "designs" / "us_kei_15k.toml"
@@ -30,7 +30,7 @@ KILL_AFTER_ROWS = 3000
 
 
 def kei(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "optimizer", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "kei", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 
@@ -41,7 +41,7 @@ def kei_json(*args, timeout=120):
 
 
 def start_kei(*args):
-    return subprocess.Popen([sys.executable, "-m", "optimizer", *map(str, args)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "kei", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -200,7 +200,7 @@ def test_pulled_cable_stops_with_a_resume_hint_then_resumes_on_another_port(clea
     config = tmp_path / "bench.toml"
     text = (ROOT / "configs" / "bench.toml").read_text()
     config.write_text(text.replace("reconnect_timeout_s = 30.0", "reconnect_timeout_s = 1.0"))
-    device = subprocess.Popen([sys.executable, "-m", "hil.device", "--idle-exit-s", "60"], cwd=ROOT,
+    device = subprocess.Popen([sys.executable, "-m", "kei.hil.emulator", "--idle-exit-s", "60"], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         port = device.stdout.readline().split()[1]
@@ -211,7 +211,7 @@ def test_pulled_cable_stops_with_a_resume_hint_then_resumes_on_another_port(clea
         device.kill()
         device.wait(5)
         _, err = host.communicate(timeout=60)
-        assert host.returncode == 2
+        assert host.returncode == 5  # the device went away: exit code 5
         assert port in err and f"kei hil resume {log_dir}" in err
         assert read_log(log_dir).rows > KILL_AFTER_ROWS
         result = kei_json("hil", "resume", log_dir, "--emulator", "python", "--pace", "max")
@@ -239,9 +239,9 @@ def test_bad_inputs_name_their_cause(tmp_path):
     out = kei("hil", "run", DESIGN, "--emulator", "python", "--inject", "ber=0.1,pause=3", "--log", tmp_path / "x")
     assert out.returncode == 2 and "'pause=3'" in out.stderr
     out = kei("hil", "run", DESIGN, "--port", "/dev/does-not-exist", "--log", tmp_path / "y")
-    assert out.returncode == 2 and "/dev/does-not-exist" in out.stderr and "cannot open" in out.stderr
+    assert out.returncode == 5 and "/dev/does-not-exist" in out.stderr and "cannot open" in out.stderr
     out = kei("hil", "resume", tmp_path / "nothing-here")
-    assert out.returncode == 2 and "not a session log" in out.stderr
+    assert out.returncode == 3 and "not a session log" in out.stderr
     out = kei("hil", "run", DESIGN, "--emulator", "python", "--pace", "fast", "--log", tmp_path / "z")
     assert out.returncode == 2 and "--pace" in out.stderr
 
@@ -264,8 +264,8 @@ class HostileLine:
         import tty
         from dataclasses import replace
 
-        from hil.framing import encode_frame
-        from hil.protocol import Ack, Fault, HelloAck, Nack, Telemetry
+        from kei.hil.wire.framing import encode_frame
+        from kei.hil.wire.protocol import Ack, Fault, HelloAck, Nack, Telemetry
 
         self.rng = random.Random(seed)
         self.master, self.slave = os.openpty()
@@ -323,7 +323,7 @@ class HostileLine:
 
 
 def test_bad_frames_from_the_device_never_crash_the_host(clean, tmp_path):
-    device = subprocess.Popen([sys.executable, "-m", "hil.device", "--idle-exit-s", "60"], cwd=ROOT,
+    device = subprocess.Popen([sys.executable, "-m", "kei.hil.emulator", "--idle-exit-s", "60"], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True, start_new_session=True)
     line = None
     try:

@@ -5,19 +5,18 @@ import math
 import re
 
 import pytest
-
-from optimizer.brute_force import enumerate_designs
-from optimizer.catalog import load_catalog
-from optimizer.cycles import load_cycle
-from optimizer.errors import InfeasibleError
-from optimizer.model.data import prepare
-from optimizer.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
-from optimizer.problem import load_problem, problem_from_dict
-from optimizer.solve import solve_problem
-from optimizer.solver import load_solver_settings
-from optimizer.vehicle import load_model_defaults
-
 from conftest import ROOT
+
+from kei.errors import InfeasibleError
+from kei.optimizer.inputs.catalog import load_catalog
+from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
+from kei.optimizer.inputs.problem import load_problem, problem_from_dict
+from kei.optimizer.prepare.model_data import prepare
+from kei.optimizer.solving.brute_force import enumerate_designs
+from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.solver import load_solver_settings
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.files import load_model_defaults
 
 CATALOG = load_catalog(ROOT / "configs" / "catalog")
 

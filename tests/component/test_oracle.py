@@ -11,15 +11,15 @@ import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-
-from optimizer.brute_force import enumerate_designs
-from optimizer.cycles import load_cycle
-from optimizer.errors import InfeasibleError
-from optimizer.model.data import prepare
-from optimizer.solve import solve_problem
-from optimizer.solver import load_solver_settings
-from optimizer.vehicle import load_model_defaults
 from random_catalogs import catalogs, problems
+
+from kei.errors import InfeasibleError
+from kei.optimizer.prepare.model_data import prepare
+from kei.optimizer.solving.brute_force import enumerate_designs
+from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.solver import load_solver_settings
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.files import load_model_defaults
 
 # Ratio and MIP tolerances are 1e-7 (configs/solver.toml); the oracle's limits have 1e-9 slack.
 AGREE = 1e-6

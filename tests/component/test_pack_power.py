@@ -6,15 +6,14 @@ import math
 
 import numpy as np
 import pytest
-
-from optimizer.catalog import load_catalog
-from optimizer.errors import InfeasibleError
-from optimizer.parts import BodySpec, Catalog, CellSpec, MotorSpec, PackIntegration
-from optimizer.problem import load_problem, problem_from_dict
-from optimizer.solve import solve_problem
-from optimizer.vehicle import load_model_defaults
-
 from conftest import ROOT
+
+from kei.errors import InfeasibleError
+from kei.optimizer.inputs.catalog import load_catalog
+from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec, PackIntegration
+from kei.optimizer.inputs.problem import load_problem, problem_from_dict
+from kei.optimizer.solving.pipeline import solve_problem
+from kei.vehicle.files import load_model_defaults
 
 DEFAULTS = load_model_defaults()
 MOTOR = MotorSpec("m40", "40 kW unit", 40.0, 20.0, 150.0, 12000.0, 0.93, "PMSM", 50.0, 1000.0, 54.0, 1000.0, "US")

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_kei
 
 PROBLEMS = ROOT / "configs" / "problems"
@@ -70,13 +69,13 @@ def _problem_file(tmp_path: Path, **changes) -> Path:
     return path
 
 
-def test_infeasible_problem_exits_2_with_numbers(tmp_path):
+def test_infeasible_problem_exits_4_with_numbers(tmp_path):
     path = _problem_file(tmp_path, price_cap_usd="9000.0", min_range_km="1.0")
     out = run_kei("solve", path)
-    assert out.returncode == 2
+    assert out.returncode == 4
     assert "the cheapest car that meets the rest costs $" in out.stderr and "against the $9,000 cap" in out.stderr
     out = run_kei("solve", path, "--json")
-    assert out.returncode == 2
+    assert out.returncode == 4
     data = json.loads(out.stdout)
     assert data["status"] == "infeasible" and data["details"]["cheapest_price_usd"] > 9000.0
 
@@ -85,16 +84,16 @@ def test_headline_over_the_cap_shows_the_design_at_the_floor():
     """us_kei_15k has no design at its cap: the text report still shows what the floor price buys,
     and that design's price is the floor the error names."""
     out = run_kei("solve", PROBLEMS / "us_kei_15k.toml")
-    assert out.returncode == 2
+    assert out.returncode == 4
     floor = json.loads(run_kei("solve", PROBLEMS / "us_kei_15k.toml", "--json").stdout)["details"]["cheapest_price_usd"]
     assert "The best one at the floor price" in out.stdout
     assert f"price          ${floor:,.0f}" in out.stdout
     assert "the cheapest car that meets the rest costs" in out.stderr
 
 
-def test_bad_problem_file_exits_2_naming_file_and_key(tmp_path):
+def test_bad_problem_file_exits_3_naming_file_and_key(tmp_path):
     path = _problem_file(tmp_path)
     path.write_text(path.read_text().replace("min_range_km", "min_rnage_km"))
     out = run_kei("solve", path)
-    assert out.returncode == 2
+    assert out.returncode == 3
     assert f"{path}: min_rnage_km: unknown key (did you mean 'min_range_km'?)" in out.stderr

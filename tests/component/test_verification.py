@@ -2,15 +2,14 @@
 import dataclasses
 
 import pytest
-
-from optimizer.catalog import load_catalog
-from optimizer.cycles import load_cycle
-from optimizer.design import to_vehicle
-from optimizer.energy import simulate
-from optimizer.problem import load_problem
-from optimizer.solve import solve_problem
-
 from conftest import ROOT
+
+from kei.optimizer.answers.design import to_vehicle
+from kei.optimizer.inputs.catalog import load_catalog
+from kei.optimizer.inputs.problem import load_problem
+from kei.optimizer.solving.pipeline import solve_problem
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import simulate
 
 
 def test_drift_is_corrected_instead_of_reported():

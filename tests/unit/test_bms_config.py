@@ -5,14 +5,14 @@ import tomllib
 
 import pytest
 
-from hil.bms_config import BMS_CONFIG_FILE, bms_config_from_dict, load_bms_config
-from optimizer.errors import ConfigError
+from kei.errors import ConfigError
+from kei.hil.setup.bms_config import bms_config_file, bms_config_from_dict, load_bms_config
 
 SOC_GRID = [i / 20 for i in range(21)]
 
 
 def _raw():
-    with open(BMS_CONFIG_FILE, "rb") as fh:
+    with open(bms_config_file(), "rb") as fh:
         return tomllib.load(fh)
 
 
@@ -74,7 +74,7 @@ def test_lfp_plateau_is_below_the_ocv_correction_slope_and_nmc_is_not():
 
 
 def test_every_number_has_a_source_or_an_estimate():
-    for n, line in enumerate(BMS_CONFIG_FILE.read_text().splitlines(), 1):
+    for n, line in enumerate(bms_config_file().read_text().splitlines(), 1):
         m = re.match(r"\s*(\w+)\s*=\s*[-\d.]", line)
         if m and not m.group(1).startswith("ocv_"):  # table lines are documented in the block comments above them
             assert re.search(r"#.*(source|estimate)", line), f"bms.toml line {n}: {line.strip()}"

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from hil.bms_config import load_bms_config
-from hil.device.bms import Bms
-from hil.device.pack import OcvCurve
-from hil.pack_setup import pack_setup
-from hil.protocol import FaultFlag
-from optimizer.vehicle import load_vehicle
+from kei.hil.emulator.bms import Bms
+from kei.hil.emulator.pack import OcvCurve
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire.protocol import FaultFlag
+from kei.vehicle.files import load_vehicle
 
 SAKURA_PACK = Path(__file__).resolve().parents[2] / "configs" / "designs" / "sakura_pack.toml"
 BMS = load_bms_config()

@@ -1,8 +1,8 @@
 """The calibration target of issue 2: the Sakura on the Japanese WLTC mode within 5 % of 180 km,
 with the generic defaults only (the vehicle file sets no model parameter)."""
-from optimizer.cycles import load_cycle
-from optimizer.energy import simulate
-from optimizer.vehicle import load_vehicle
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import simulate
+from kei.vehicle.files import load_vehicle
 
 OFFICIAL_RANGE_KM = 180.0  # source: Nissan spec sheet, Japanese WLTC mode (reference_vehicles.md)
 TOLERANCE = 0.05           # issue 2

@@ -10,14 +10,24 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_kei
 
-from optimizer.catalog import (CATALOG_DIR, FILE_NAMES, SCHEMAS, catalog_from_dicts, cells_from_dict, load_catalog,
-                               load_cells, motors_from_dict, pack_from_dict)
-from optimizer.catalog_cli import render
-from optimizer.errors import ConfigError
-from optimizer.schema import validate_table
-from optimizer.vehicle import CELL_FIELDS as VEHICLE_CELL_FIELDS
+from kei.errors import ConfigError
+from kei.optimizer.cli.catalog import render
+from kei.optimizer.inputs.catalog import (
+    FILE_NAMES,
+    SCHEMAS,
+    catalog_from_dicts,
+    cells_from_dict,
+    load_catalog,
+    load_cells,
+    motors_from_dict,
+    pack_from_dict,
+)
+from kei.schema import validate_table
+from kei.vehicle.files import CELL_FIELDS as VEHICLE_CELL_FIELDS
 
 CELLS_FILE = "configs/catalog/cells.toml"
+
+CATALOG_DIR = ROOT / "configs" / "catalog"
 
 
 def _raw(kind: str) -> dict:
@@ -236,13 +246,13 @@ def test_kei_catalog_text_and_json(catalog):
     assert len(data["lightweighting"]) == len(catalog.lightweighting)
 
 
-def test_kei_catalog_with_a_broken_dir_exits_2_naming_the_key(tmp_path):
+def test_kei_catalog_with_a_broken_dir_exits_3_naming_the_key(tmp_path):
     for name in FILE_NAMES.values():
         shutil.copy(CATALOG_DIR / name, tmp_path / name)
     cells = tmp_path / "cells.toml"
     cells.write_text(cells.read_text().replace("capacity_ah = 105.0", "capacity_ah = -105.0"))
     out = run_kei("catalog", "--dir", tmp_path)
-    assert out.returncode == 2
+    assert out.returncode == 3
     assert f"{cells}: cell[eve_lf105].capacity_ah: must be >= 0.1 Ah" in out.stderr
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from optimizer.cycles import KMH_PER_MPS, cycle_names, load_cycle, read_cycle_csv
-from optimizer.energy import params_from_vehicle, run_trace, simulate
-from optimizer.errors import CycleError
-from optimizer.vehicle import load_vehicle
+from kei.errors import CycleError
+from kei.vehicle.cycles import KMH_PER_MPS, cycle_names, load_cycle, read_cycle_csv
+from kei.vehicle.energy import params_from_vehicle, run_trace, simulate
+from kei.vehicle.files import load_vehicle
 
 # name: (distance km, duration s, max speed km/h) as published. Sources: EPA dynamometer driving
 # schedules (UDDS 7.45 mi / 1369 s / 56.7 mph, HWFET 10.26 mi / 765 s / 59.9 mph, US06 8.01 mi /

@@ -4,13 +4,29 @@ from pathlib import Path
 
 import pytest
 
-from hil.bms_config import load_bms_config
-from hil.device.device import MAX_SERIES, Device
-from hil.framing import FrameDecoder, cobs_encode, crc16
-from hil.pack_setup import pack_setup
-from hil.protocol import (WINDOW, Ack, Fault, FaultFlag, Hello, HelloAck, MsgType, Nack, NackReason,
-                          OcvTable, Reset, Status, Step, Stop, Telemetry, decode)
-from optimizer.vehicle import load_vehicle
+from kei.hil.emulator.device import MAX_SERIES, Device
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire.framing import FrameDecoder, cobs_encode, crc16
+from kei.hil.wire.protocol import (
+    WINDOW,
+    Ack,
+    Fault,
+    FaultFlag,
+    Hello,
+    HelloAck,
+    MsgType,
+    Nack,
+    NackReason,
+    OcvTable,
+    Reset,
+    Status,
+    Step,
+    Stop,
+    Telemetry,
+    decode,
+)
+from kei.vehicle.files import load_vehicle
 
 SAKURA_PACK = Path(__file__).resolve().parents[2] / "configs" / "designs" / "sakura_pack.toml"
 SETUP = pack_setup(load_vehicle(SAKURA_PACK), load_bms_config())

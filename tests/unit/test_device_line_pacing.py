@@ -1,8 +1,8 @@
 """--baud-pace: one direction of a UART at BAUD 8N1 as the device process schedules it (PacedLine)."""
 import pytest
 
-from hil.device.main import PacedLine
-from hil.framing import encode_frame
+from kei.hil.emulator.main import PacedLine
+from kei.hil.wire.framing import encode_frame
 
 BAUD = 10_000  # 1 ms per byte (10 bits), so the times below read in byte times
 

@@ -3,12 +3,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import SAKURA
-from optimizer.cycles import load_cycle
-from optimizer.energy import BATCH_BLOCK, batch_params, energy_per_km_batch, params_from_vehicle, simulate
-from optimizer.errors import KeiError
-from optimizer.vehicle import load_vehicle
+
+from kei.errors import KeiError
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import BATCH_BLOCK, batch_params, energy_per_km_batch, params_from_vehicle, simulate
+from kei.vehicle.files import load_vehicle
 
 N_VARIANTS = 2 * BATCH_BLOCK + 5  # three blocks, the last one partial
 

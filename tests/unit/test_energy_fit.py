@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from optimizer.cycles import load_cycle
-from optimizer.energy import batch_params, energy_per_km_batch
-from optimizer.fit import PairPhysics, fit_energy
-from optimizer.vehicle import load_model_defaults
+from kei.optimizer.prepare.fit import PairPhysics, fit_energy
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import batch_params, energy_per_km_batch
+from kei.vehicle.files import load_model_defaults
 
 DEFAULTS = load_model_defaults()
 MAP_MAX = max(DEFAULTS["motor"]["efficiency_values"])
@@ -29,8 +29,8 @@ def test_linear_fit_is_close_and_its_error_is_reported(cycle_name):
 
 def test_pack_loss_model_predicts_a_real_packs_consumption():
     """w(M) x (1 + R / V^2 x P_eff) against the energy model with a real pack's R and V."""
-    from optimizer.vehicle import vehicle_from_dict
-    from optimizer.energy import params_from_vehicle
+    from kei.vehicle.energy import params_from_vehicle
+    from kei.vehicle.files import vehicle_from_dict
 
     cycle = load_cycle("wltc_jp")
     mass = 1150.0

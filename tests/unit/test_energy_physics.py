@@ -8,13 +8,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import SAKURA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAKURA
-from optimizer.cycles import Cycle, concatenate, load_cycle
-from optimizer.energy import drive_to_empty_km, simulate
-from optimizer.vehicle import Cell, load_vehicle
+from kei.vehicle.cycles import Cycle, concatenate, load_cycle
+from kei.vehicle.energy import drive_to_empty_km, simulate
+from kei.vehicle.files import Cell, load_vehicle
 
 WH_PER_J = 1 / 3600
 ROAD_LOAD_TERMS = ("inertia", "aero", "rolling", "grade")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hil.errors import BenchError
-from hil.firmware_build import FirmwareBuildError, make
+from kei.hil.errors import BenchError
+from kei.hil.firmware.build import FirmwareBuildError, make
 
 
 def test_missing_toolchain_is_a_clear_error(monkeypatch, tmp_path):

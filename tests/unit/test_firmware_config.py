@@ -7,14 +7,14 @@ import struct
 from dataclasses import fields
 
 import pytest
-
 from conftest import ROOT, run_kei
-from hil import protocol as P
-from hil.bms_config import load_bms_config
-from hil.firmware_build import DEFAULT_PACK_CONFIG
-from hil.firmware_config import c_float, to_f32
-from hil.pack_setup import pack_setup
-from optimizer.vehicle import load_vehicle
+
+from kei.hil.firmware.build import DEFAULT_PACK_CONFIG
+from kei.hil.firmware.header import c_float, to_f32
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup
+from kei.hil.wire import protocol as P
+from kei.vehicle.files import load_vehicle
 
 DESIGN = "configs/designs/sakura_pack.toml"
 
@@ -63,11 +63,11 @@ def test_vehicle_without_a_cell_gets_the_generic_cell(sakura_path):
 def test_bad_design_is_a_clear_error(tmp_path):
     missing = tmp_path / "nope.toml"
     done = run_kei("firmware", "config", missing)
-    assert done.returncode == 2 and "nope.toml" in done.stderr
+    assert done.returncode == 3 and "nope.toml" in done.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text((ROOT / DESIGN).read_text().replace("series = 92", "series = 0"))
     done = run_kei("firmware", "config", bad)
-    assert done.returncode == 2 and "bad.toml" in done.stderr and "series" in done.stderr
+    assert done.returncode == 3 and "bad.toml" in done.stderr and "series" in done.stderr
 
 
 def test_output_file(tmp_path):

@@ -1,11 +1,11 @@
 """Frame codec: COBS + CRC-16/CCITT-FALSE, and the resynchronizing incremental decoder."""
 import binascii
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hil.errors import FrameError
-from hil.framing import (MAX_BODY, FrameDecoder, cobs_decode, cobs_encode, crc16, decode_frame,
-                         encode_frame)
+from kei.hil.errors import FrameError
+from kei.hil.wire.framing import MAX_BODY, FrameDecoder, cobs_decode, cobs_encode, crc16, decode_frame, encode_frame
 
 bodies = st.binary(min_size=3, max_size=MAX_BODY - 2)
 

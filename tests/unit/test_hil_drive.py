@@ -1,13 +1,12 @@
 """The car the bench drives: demand from the energy model, and the forward fallback under BMS limits."""
 import numpy as np
 import pytest
-
-from hil.drive import Car, build_profile, predicted_range, predicted_series, terminal_power_limits_w
-from optimizer.cycles import load_cycle
-from optimizer.energy import simulate
-from optimizer.vehicle import load_vehicle
-
 from conftest import ROOT
+
+from kei.hil.session.drive import Car, build_profile, predicted_range, predicted_series, terminal_power_limits_w
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import simulate
+from kei.vehicle.files import load_vehicle
 
 DESIGN = ROOT / "configs" / "designs" / "sakura_pack.toml"
 

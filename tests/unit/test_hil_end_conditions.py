@@ -3,11 +3,11 @@ from dataclasses import replace
 
 import pytest
 
-from hil.bench_config import bench_config_from_dict, load_bench_config
-from hil.end_conditions import EndCheck
-from hil.protocol import FaultFlag, Telemetry
-from optimizer.errors import ConfigError
-from optimizer.schema import read_toml
+from kei.errors import ConfigError
+from kei.hil.session.end_conditions import EndCheck
+from kei.hil.setup.bench_config import bench_config_from_dict, load_bench_config
+from kei.hil.wire.protocol import FaultFlag, Telemetry
+from kei.schema import read_toml
 
 SETTINGS = load_bench_config().session
 OK = Telemetry(1, 1, 350.0, 20.0, 0.5, 0.5, 3.7, 3.8, 25.0, 170.0, 57.0, 1000.0, 0.49, 0, 1)
@@ -47,13 +47,13 @@ def test_max_cycles():
 
 
 def test_bench_config_errors_name_file_and_key(tmp_path):
-    from hil.bench_config import BENCH_CONFIG_FILE
+    from kei.hil.setup.bench_config import bench_config_file
 
-    raw = read_toml(BENCH_CONFIG_FILE)
+    raw = read_toml(bench_config_file())
     raw["session"]["limit_lag_stesp"] = 3
     with pytest.raises(ConfigError, match=r"x\.toml.*session\.limit_lag_stesp.*did you mean 'limit_lag_steps'"):
         bench_config_from_dict(raw, "x.toml")
-    raw = read_toml(BENCH_CONFIG_FILE)
+    raw = read_toml(bench_config_file())
     raw["session"]["limit_lag_steps"] = 4
     with pytest.raises(ConfigError, match="limit_lag_steps"):
         bench_config_from_dict(raw, "x.toml")

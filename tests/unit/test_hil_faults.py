@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from hil.errors import FaultSpecError, LinkError, LinkLost
-from hil.faults import FaultyTransport, parse_fault_spec
-from hil.link import open_link
+from kei.hil.errors import FaultSpecError, LinkError, LinkLost
+from kei.hil.link.faults import FaultyTransport, parse_fault_spec
+from kei.hil.link.transport import open_link
 
 N_BYTES = 50_000
 

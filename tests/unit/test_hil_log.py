@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from hil.errors import LogError
-from hil.session_log import STEP_COLUMNS, LogWriter, format_row, read_log
+from kei.hil.errors import LogError
+from kei.hil.log.session_log import STEP_COLUMNS, LogWriter, format_row, read_log
 
 HEADER = {"format": "kei-hil-log", "version": 1, "cycle": "udds"}
 

@@ -3,15 +3,15 @@ import math
 
 import pytest
 
-from hil.errors import BenchError
-from hil.pacing import Pacer, pace_name, parse_pace
+from kei.errors import UsageError
+from kei.hil.session.pacing import Pacer, pace_name, parse_pace
 
 
 def test_parse_and_name():
     assert math.isinf(parse_pace("max")) and parse_pace("realtime") == 1.0 and parse_pace("x2.5") == 2.5
     assert [pace_name(parse_pace(t)) for t in ("max", "realtime", "x10")] == ["max", "realtime", "x10"]
     for bad in ("fast", "x0", "x-1", "xabc", "", "xnan"):
-        with pytest.raises(BenchError, match="--pace"):
+        with pytest.raises(UsageError, match="--pace"):
             parse_pace(bad)
 
 

@@ -1,7 +1,7 @@
 """Retransmission bookkeeping: which steps an answer shows lost, and the adaptive timeout."""
 import pytest
 
-from hil.window import RetransmitTimer, SendWindow
+from kei.hil.session.window import RetransmitTimer, SendWindow
 
 
 def window_with(*steps, t=0.0):

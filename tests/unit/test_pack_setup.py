@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from hil.bms_config import load_bms_config
-from hil.pack_setup import pack_setup, restore_configure
-from hil.protocol import (Chemistry, Telemetry, configure_errors, decode, ocv_table_errors)
-from optimizer.errors import ConfigError
-from optimizer.vehicle import load_vehicle
+from kei.errors import ConfigError
+from kei.hil.setup.bms_config import load_bms_config
+from kei.hil.setup.pack_setup import pack_setup, restore_configure
+from kei.hil.wire.protocol import Chemistry, Telemetry, configure_errors, decode, ocv_table_errors
+from kei.vehicle.files import load_vehicle
 
 ROOT = Path(__file__).resolve().parents[2]
 SAKURA_PACK = ROOT / "configs" / "designs" / "sakura_pack.toml"
@@ -71,8 +71,8 @@ def test_vehicle_without_cell_gets_a_generic_cell_holding_its_energy(bms, sakura
 def test_every_catalog_chemistry_runs_on_the_bench(bms):
     """Each chemistry a catalog cell has gets an OCV table, limits and its own protocol code, and a pack
     of each catalog cell makes a valid CONFIGURE (the bench can run any design kei solve writes)."""
-    from optimizer.catalog import load_catalog
-    from optimizer.vehicle import vehicle_from_dict, vehicle_to_toml
+    from kei.optimizer.inputs.catalog import load_catalog
+    from kei.vehicle.files import vehicle_from_dict, vehicle_to_toml
 
     sakura = load_vehicle(SAKURA_PACK)
     for spec in load_catalog().cells:

@@ -5,11 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from optimizer.cycles import load_cycle
-from optimizer.energy import simulate
-from optimizer.performance import (Road, accel_mass_limit, accel_time_s, cycle_mass_limit,
-                                   steady_speed_mass_limit)
-from optimizer.vehicle import load_model_defaults, vehicle_from_dict
+from kei.optimizer.prepare.performance import (
+    Road,
+    accel_mass_limit,
+    accel_time_s,
+    cycle_mass_limit,
+    steady_speed_mass_limit,
+)
+from kei.vehicle.cycles import load_cycle
+from kei.vehicle.energy import simulate
+from kei.vehicle.files import load_model_defaults, vehicle_from_dict
 
 DEFAULTS = load_model_defaults()
 ROAD = Road.from_defaults(DEFAULTS)

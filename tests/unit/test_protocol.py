@@ -5,12 +5,31 @@ import struct
 from dataclasses import fields
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hil.errors import ProtocolError
-from hil.framing import FrameDecoder
-from hil.protocol import (MESSAGES, Ack, Configure, Fault, FaultFlag, Hello, HelloAck, MessageError, MsgType,
-                          Nack, NackReason, OcvTable, Reset, Status, Step, Stop, Telemetry, decode)
+from kei.hil.errors import ProtocolError
+from kei.hil.wire.framing import FrameDecoder
+from kei.hil.wire.protocol import (
+    MESSAGES,
+    Ack,
+    Configure,
+    Fault,
+    FaultFlag,
+    Hello,
+    HelloAck,
+    MessageError,
+    MsgType,
+    Nack,
+    NackReason,
+    OcvTable,
+    Reset,
+    Status,
+    Step,
+    Stop,
+    Telemetry,
+    decode,
+)
 
 # Payload sizes as tabled in docs/protocol.md section 4.
 DOC_SIZES = {0x01: 0, 0x02: 128, 0x03: 44, 0x04: 9, 0x05: 1, 0x06: 0, 0x07: 0,

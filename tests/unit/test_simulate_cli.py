@@ -27,15 +27,15 @@ def test_simulate_plot_and_text(sakura_path, tmp_path):
 
 def test_bad_inputs_exit_nonzero_with_named_cause(sakura_path, tmp_path):
     out = run_kei("simulate", sakura_path, "--cycle", "nonexistent_cycle")
-    assert out.returncode == 2 and "unknown cycle" in out.stderr
+    assert out.returncode == 3 and "unknown cycle" in out.stderr
     csv = tmp_path / "trace.csv"
     csv.write_text("time_s,speed_kmh\n0,0\n1,10\n1,20\n")
     out = run_kei("simulate", sakura_path, "--cycle", csv)
-    assert out.returncode == 2 and "row 4" in out.stderr and "trace.csv" in out.stderr
+    assert out.returncode == 3 and "row 4" in out.stderr and "trace.csv" in out.stderr
     car = tmp_path / "car.toml"
     car.write_text(sakura_path.read_text().replace("[motor]", "[motor]\npeak_powr_kw = 1"))
     out = run_kei("simulate", car)
-    assert out.returncode == 2 and "motor.peak_powr_kw" in out.stderr
+    assert out.returncode == 3 and "motor.peak_powr_kw" in out.stderr
 
 
 def test_cycles_json_lists_all():

@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from optimizer.errors import ConfigError
-from optimizer.vehicle import load_model_defaults, load_vehicle, vehicle_from_dict, vehicle_to_toml
+from kei.errors import ConfigError
+from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict, vehicle_to_toml
 
 
 def _raw(path):
@@ -99,7 +99,7 @@ def test_malformed_toml_names_file(tmp_path):
 def test_docs_list_every_key():
     from pathlib import Path
 
-    from optimizer.vehicle import CELL_FIELDS, SECTIONS, TOP_FIELDS
+    from kei.vehicle.files import CELL_FIELDS, SECTIONS, TOP_FIELDS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "vehicle_files.md").read_text()
     for fields in (TOP_FIELDS, CELL_FIELDS, *SECTIONS.values()):

@@ -1,0 +1,147 @@
+"""Start, find and stop device processes by name (docs/architecture.md, "Device process contract").
+
+    python    python3 -m kei.hil.emulator            (the emulated BMS, hil/emulator/)
+    firmware  firmware_stubs/build/kei_bms_host      (the C stub; `make` first, which is incremental)
+
+The process opens a pty pair, prints `PORT <path>` and serves it. It runs in its own session
+(start_new_session), so a Ctrl-C or a kill of the host does not take it down: a host that dies
+mid-run finds the device, and its state, intact when `kei hil resume` comes back. It exits by
+itself after `idle_exit_s` without a byte, so an abandoned one never leaks for long.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kei.errors import UsageError
+from kei.hil.errors import BenchError, DeviceUnavailable
+from kei.hil.firmware.build import ensure_host_binary
+
+# What identifies a device process in /proc/<pid>/cmdline (a recorded pid may have been reused).
+PROCESS_MARKERS = {"python": b"kei.hil.emulator", "firmware": b"kei_bms_host"}
+EMULATOR_KINDS = tuple(PROCESS_MARKERS)
+PORT_PREFIX = "PORT "
+
+
+@dataclass
+class DeviceProcess:
+    """A running device process and the port it serves. `proc` is None for a process started by an
+    earlier host (adopted on resume): it is not our child, so it is watched through its pid."""
+
+    kind: str
+    port: str
+    pid: int
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+    def alive(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return _pid_is_device(self.pid, self.kind)
+
+    def describe(self) -> dict:
+        return {"emulator": self.kind, "port": self.port, "pid": self.pid}
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s` (the contract: exit promptly on SIGTERM)."""
+        if not self.alive():
+            self._reap()
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline and self.alive():
+                time.sleep(0.01)
+            if not self.alive():
+                break
+        self._reap()
+
+    def _reap(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _pid_is_device(pid: int, kind: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and PROCESS_MARKERS.get(kind, b"\x00") in cmdline
+
+
+def device_command(kind: str) -> list[str]:
+    if kind == "python":
+        return [sys.executable, "-m", "kei.hil.emulator"]
+    if kind == "firmware":
+        return [str(ensure_host_binary())]  # make is incremental: a no-op when nothing changed
+    raise UsageError("--emulator", f"unknown emulator {kind!r} (known: {', '.join(EMULATOR_KINDS)})")
+
+
+def start_emulator(kind: str, *, idle_exit_s: float, start_timeout_s: float, baud_pace: int | None = None,
+                   device_id: int | None = None, stderr_path: Path | None = None,
+                   extra_args: tuple[str, ...] = ()) -> DeviceProcess:
+    """Start a device process and wait for its `PORT <path>` line."""
+    cmd = device_command(kind) + ["--idle-exit-s", f"{idle_exit_s:g}"]
+    if baud_pace:
+        cmd += ["--baud-pace", str(int(baud_pace))]
+    if device_id is not None:
+        cmd += ["--device-id", str(int(device_id))]
+    cmd += list(extra_args)
+    stderr = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                start_new_session=True)
+    except OSError as err:
+        raise DeviceUnavailable(f"cannot start the {kind} emulator ({' '.join(cmd)}): {err}") from err
+    finally:
+        if stderr_path:
+            stderr.close()
+    try:
+        port = _read_port_line(proc, start_timeout_s)
+    except BenchError:
+        DeviceProcess(kind, "", proc.pid, proc).stop(1.0)
+        raise
+    return DeviceProcess(kind, port, proc.pid, proc)
+
+
+def _read_port_line(proc: subprocess.Popen, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceUnavailable(f"device process {proc.args[0]} printed no PORT line within {timeout_s:g} s")
+            if sel.select(left):
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    code = proc.wait(timeout=1.0)
+                    raise DeviceUnavailable(f"device process {' '.join(map(str, proc.args))} exited ({code}) before "
+                                     f"printing its PORT line")
+                buf += chunk
+    line = buf.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+    if not line.startswith(PORT_PREFIX):
+        raise DeviceUnavailable(f"device process printed {line!r}, expected 'PORT <path>'")
+    # The contract: nothing more on stdout. Our end of the pipe stays open (a closed pipe would
+    # make a later stray print fail in the device) and is closed with the DeviceProcess.
+    return line[len(PORT_PREFIX):].strip()
+
+
+def adopt_emulator(kind: str, pid: int, port: str) -> DeviceProcess | None:
+    """The device process an earlier host started, if it is still running and still serves `port`."""
+    if pid and _pid_is_device(pid, kind) and Path(port).exists():
+        return DeviceProcess(kind, port, pid, None)
+    return None

@@ -1,0 +1,1 @@
+"""The append-only session log, and the result computed from it alone."""

@@ -1,0 +1,61 @@
+"""`kei cycles` and `kei simulate`: the drive-cycle library and one car on one cycle."""
+from __future__ import annotations
+
+import json
+
+from kei.vehicle.cycles import cycle_names, load_cycle
+from kei.vehicle.energy import simulate
+from kei.vehicle.files import load_vehicle
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cycles", help="list the bundled drive cycles")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=run_cycles)
+
+    p = sub.add_parser("simulate", help="simulate a vehicle or design file on a drive cycle")
+    p.add_argument("vehicle", help="vehicle or design TOML file")
+    p.add_argument("--cycle", default="wltc_jp", help="bundled cycle name or a CSV path (default: wltc_jp)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="PNG", help="draw speed, battery power and SOC against time")
+    p.set_defaults(func=run_simulate)
+
+
+def run_cycles(args) -> int:
+    rows = [load_cycle(n).summary() for n in cycle_names()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<13}{'duration s':>11}{'distance km':>13}{'max km/h':>10}{'mean km/h':>11}  description")
+    for r in rows:
+        print(f"{r['name']:<13}{r['duration_s']:>11.0f}{r['distance_km']:>13.2f}{r['max_speed_kmh']:>10.1f}"
+              f"{r['mean_speed_kmh']:>11.1f}  {r['description']}")
+    return 0
+
+
+def run_simulate(args) -> int:
+    vehicle = load_vehicle(args.vehicle)
+    cycle = load_cycle(args.cycle)
+    result = simulate(vehicle, cycle)
+    if args.plot:
+        from kei.vehicle.plot import plot_simulation
+
+        plot_simulation(result, args.plot)
+    s = result.summary()
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    print(f"{s['vehicle']} on {s['cycle']} ({s['distance_km']:.2f} km, {s['duration_s']:.0f} s)")
+    print(f"  energy at the pack   {s['energy_wh_per_km']:8.1f} Wh/km  (terminal {s['terminal_energy_wh_per_km']:.1f} Wh/km)")
+    rule = " (label: weighted, x0.7)" if cycle.is_composite else " (cycles repeated to empty)"
+    print(f"  range                {s['range_km']:8.1f} km{rule}, {s['usable_energy_kwh']:.2f} kWh usable")
+    print(f"  battery power        {s['max_battery_power_kw']:8.1f} kW max, {s['min_battery_power_kw']:.1f} kW min (regen)")
+    if result.trace_miss_steps:
+        print(f"  TRACE MISSED         {s['trace_miss_s']:8.0f} s  (short {s['shortfall_wh']:.1f} Wh at the wheel: power, torque or speed limit)")
+    else:
+        print("  trace                followed everywhere")
+    led = s["ledger_wh"]
+    print("  energy ledger (Wh):  " + ", ".join(f"{k} {v:.1f}" for k, v in led.items()))
+    if args.plot:
+        print(f"  plot written to {args.plot}")
+    return 0

@@ -1,0 +1,178 @@
+"""A design: the discrete choice the MILP made, evaluated in plain Python, and its vehicle file.
+
+`evaluate(data, choice)` recomputes every figure (mass, price, range) from the model data without
+Pyomo, so reports and the oracle never depend on solver round-off, and lightweighting is costed on
+the true curve (segments filled in order).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from kei.optimizer.inputs.parts import BodySpec, CellSpec, MotorSpec
+from kei.optimizer.prepare.model_data import PERF_NAMES, ModelData
+from kei.vehicle.files import Vehicle, vehicle_from_dict
+
+SOLVER_LABEL = "kei solve: MILP (Pyomo + HiGHS via highspy), Dinkelbach on range, verified by simulation"
+
+
+@dataclass(frozen=True)
+class Choice:
+    layout: int          # index into the data's layouts (cell, parallel)
+    series: int
+    pair: int            # index into the data's motor x body pairs
+    lightweighting_kg: float
+
+    def parts_key(self, d: ModelData) -> tuple[str, str, str]:
+        """What makes two designs distinct for --top K: the parts (cell, motor, body)."""
+        return (d.cells[d.layout_cell[self.layout]].id, d.motors[d.pair_motor[self.pair]].id,
+                d.bodies[d.pair_body[self.pair]].id)
+
+
+@dataclass
+class Design:
+    choice: Choice
+    cell: CellSpec
+    parallel: int
+    series: int
+    motor: MotorSpec
+    body: BodySpec
+    pack_energy_wh: float
+    pack_voltage_v: float
+    pack_voltage_range_v: tuple[float, float]
+    pack_mass_kg: float
+    pack_volume_l: float
+    pack_peak_power_w: float        # terminal, at the cells' pulse rate
+    pack_continuous_power_w: float  # terminal, at the cells' continuous rate
+    continuous_need_w: dict         # pack power each continuous need draws at the test mass (data.CONTINUOUS_NAMES)
+    lightweighting_kg: float
+    curb_mass_kg: float
+    test_mass_kg: float
+    mass_kg: dict          # breakdown of the curb mass (+ payload for the test mass)
+    price_usd: float
+    price: dict            # breakdown, USD
+    energy_wh_per_km: float         # linear model at the test mass, chemical (incl. the pack's resistive loss)
+    range_km: float                 # the model's (predicted) range
+    perf_mass_limit_kg: float
+    perf_limit: str
+    fit_error: float
+    verified_range_km: float | None = None
+    verified_wh_per_km: float | None = None
+    trace_miss_s: float | None = None
+    binding: list = field(default_factory=list)
+
+    @property
+    def cells(self) -> int:
+        return self.series * self.parallel
+
+    @property
+    def drift(self) -> float | None:
+        """predicted / simulated range - 1."""
+        if self.verified_range_km is None:
+            return None
+        return self.range_km / self.verified_range_km - 1.0
+
+
+def lightweighting_cost_usd(d: ModelData, kg: float) -> float:
+    """Cost of removing `kg` on the convex curve, cheapest segments first."""
+    ends = np.cumsum(d.lw_width_kg)
+    starts = ends - d.lw_width_kg
+    used = np.clip(kg - starts, 0.0, d.lw_width_kg)
+    return float(np.sum(used * d.lw_cost_usd_per_kg))
+
+
+def decode(m, d: ModelData) -> Choice:
+    layout = max(m.LAYOUTS, key=lambda i: pyo.value(m.layout[i]))
+    pair = max(m.PAIRS, key=lambda p: pyo.value(m.pair[p]))
+    lw = float(sum(pyo.value(m.lw[k]) for k in m.SEGMENTS)) if len(m.SEGMENTS) else 0.0
+    return Choice(layout=int(layout), series=int(round(pyo.value(m.series[layout]))), pair=int(pair),
+                  lightweighting_kg=max(0.0, min(lw, float(d.body_lw_max_kg[d.pair_body[pair]]))))
+
+
+def evaluate(d: ModelData, ch: Choice) -> Design:
+    ci, par, s = int(d.layout_cell[ch.layout]), int(d.layout_parallel[ch.layout]), ch.series
+    mi, bi = int(d.pair_motor[ch.pair]), int(d.pair_body[ch.pair])
+    cell, motor, body = d.cells[ci], d.motors[mi], d.bodies[bi]
+    n = s * par
+    lw = ch.lightweighting_kg
+    pack_mass = n * d.cell_pack_mass_kg[ci]
+    mass = {"glider": float(d.body_mass_kg[bi]), "lightweighting": -lw, "drive_unit": float(d.motor_mass_kg[mi]),
+            "battery_pack": float(pack_mass), "fixed_content": d.fixed_mass_kg}
+    curb = sum(mass.values())
+    test = curb + d.payload_kg
+    mass["payload"] = d.payload_kg
+    price_model = d.problem.price
+    cells_cost = n * d.cell_landed_usd[ci]
+    integration = n * d.cell_integration_usd[ci]
+    lw_cost = lightweighting_cost_usd(d, lw)
+    bom = {
+        "glider": float(d.body_landed_usd[bi]), "drive_unit": float(d.motor_landed_usd[mi]),
+        "cells": float(cells_cost), "pack_integration": float(integration), "lightweighting": lw_cost,
+        "fixed_content": price_model.fixed_content_cost_usd, "assembly": price_model.assembly_cost_usd,
+    }
+    tariffs = float(body.cost_usd * price_model.tariff_rate(body.origin) + motor.cost_usd * price_model.tariff_rate(motor.origin)
+                    + n * cell.cost_usd * price_model.tariff_rate(cell.origin, cell=True)
+                    + n * d.cell_integration_usd[ci] * (1 - 1 / (1 + price_model.pack_integration_tariff_rate)))
+    bom_total = sum(bom.values())
+    before_tax = bom_total * price_model.retail_price_equivalent
+    retail = bom_total * d.price_per_bom
+    price = {**{f"bom_{k}": v for k, v in bom.items()}, "bom_total": bom_total, "of_which_tariffs": tariffs,
+             "indirect_costs_and_margin": before_tax - bom_total, "sales_tax": retail - before_tax, "retail": retail}
+    pair = ch.pair
+    whkm = d.wh_per_km(pair, test)
+    loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
+    label_energy = d.range_energy_factor * d.cell_energy_wh[ci] * (n - loss_cells)
+    range_km = label_energy / whkm if whkm > 0 else float("nan")  # nan: data prepared without energy fits
+    limit = int(d.pair_perf_limit[pair])
+    return Design(
+        choice=ch, cell=cell, parallel=par, series=s, motor=motor, body=body,
+        pack_energy_wh=float(n * d.cell_energy_wh[ci]), pack_voltage_v=float(s * cell.nominal_voltage_v),
+        pack_voltage_range_v=(float(s * cell.min_voltage_v), float(s * cell.max_voltage_v)),
+        pack_mass_kg=float(pack_mass), pack_volume_l=float(n * d.cell_pack_volume_l[ci]),
+        pack_peak_power_w=float(n * d.cell_peak_power_w[ci]),
+        pack_continuous_power_w=float(n * d.cell_continuous_power_w[ci]),
+        continuous_need_w=dict(zip(d.continuous_needs, map(float, d.continuous_need_w(pair, test)))),
+        lightweighting_kg=lw, curb_mass_kg=float(curb),
+        test_mass_kg=float(test), mass_kg=mass, price_usd=float(retail), price=price,
+        energy_wh_per_km=float(whkm * n / (n - loss_cells)) if whkm > 0 else float("nan"),
+        range_km=float(range_km), perf_mass_limit_kg=float(d.pair_perf_max_kg[pair]),
+        perf_limit=PERF_NAMES[limit] if limit >= 0 else "", fit_error=float(d.fit.max_rel_error[pair]))
+
+
+def to_vehicle(d: ModelData, design: Design) -> Vehicle:
+    """The design as a vehicle file `kei simulate` and the bench read (validated on the way)."""
+    defaults = d.defaults
+    scale = design.motor.peak_efficiency / max(defaults["motor"]["efficiency_values"])
+    motor = design.motor
+    gear = motor.gear_ratio or defaults["driveline"]["gear_ratio"]
+    raw = {
+        "name": f"{d.problem.name}: {design.cell.id} {design.series}s{design.parallel}p, {motor.id}, {design.body.id}",
+        "description": (f"{design.body.name}; {motor.name}; {design.cell.name}, {design.series}s{design.parallel}p "
+                        f"{design.pack_energy_wh / 1000:.2f} kWh; lightweighting {design.lightweighting_kg:.1f} kg"),
+        "body": {"id": design.body.id, "curb_mass_kg": round(design.curb_mass_kg, 3),
+                 "drag_coefficient": design.body.drag_coefficient, "frontal_area_m2": design.body.frontal_area_m2,
+                 "rolling_resistance_coefficient": design.body.rolling_resistance_coefficient,
+                 "length_m": design.body.length_m, "width_m": design.body.width_m, "height_m": design.body.height_m},
+        "battery": {"energy_kwh": design.pack_energy_wh / 1000.0, "nominal_voltage_v": design.pack_voltage_v,
+                    "chemistry": design.cell.chemistry, "series": design.series, "parallel": design.parallel,
+                    "cell_id": design.cell.id, "cell": _cell_table(design.cell)},
+        "motor": {"id": motor.id, "peak_power_kw": motor.peak_power_kw, "continuous_power_kw": motor.continuous_power_kw,
+                  "peak_torque_nm": motor.peak_torque_nm, "max_speed_rpm": motor.max_speed_rpm,
+                  "efficiency_power_fractions": list(defaults["motor"]["efficiency_power_fractions"]),
+                  "efficiency_values": [round(x * scale, 6) for x in defaults["motor"]["efficiency_values"]]},
+        "driveline": {"gear_ratio": gear},
+        "load": {"payload_kg": d.payload_kg},
+        "design": {"problem": d.problem.file or d.problem.name, "cycle": d.cycle.name,
+                   "price_usd": round(design.price_usd, 2), "predicted_range_km": round(design.range_km, 3),
+                   "solver": SOLVER_LABEL},
+    }
+    if d.governed_speed_kmh is not None:
+        raw["top_speed_kmh"] = d.governed_speed_kmh
+    return vehicle_from_dict(raw, file="<design>", defaults=defaults)
+
+
+def _cell_table(cell: CellSpec) -> dict:
+    c = cell.as_vehicle_cell()
+    return {k: getattr(c, k) for k in c.__dataclass_fields__}

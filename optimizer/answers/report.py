@@ -1,0 +1,131 @@
+"""A solution as people read it (text) and as programs read it (one JSON object)."""
+from __future__ import annotations
+
+from kei.optimizer.answers.design import Design
+from kei.optimizer.solving.pipeline import Solution
+
+UNITS = {"max_range": "km", "min_price": "USD"}
+
+
+def design_json(sol: Solution, x: Design) -> dict:
+    d = sol.data
+    objective_value = x.range_km if sol.problem.objective == "max_range" else x.price_usd
+    return {
+        "objective_value": round(objective_value, 3),
+        "range_km": round(x.range_km, 3),
+        "verified_range_km": None if x.verified_range_km is None else round(x.verified_range_km, 3),
+        "range_drift": None if x.drift is None else round(x.drift, 5),
+        "price_usd": round(x.price_usd, 2),
+        "mass_kg": round(x.curb_mass_kg, 2),
+        "test_mass_kg": round(x.test_mass_kg, 2),
+        "energy_wh_per_km": round(x.energy_wh_per_km, 3),
+        "verified_energy_wh_per_km": None if x.verified_wh_per_km is None else round(x.verified_wh_per_km, 3),
+        "battery": {"cell": x.cell.id, "cell_name": x.cell.name, "chemistry": x.cell.chemistry,
+                    "series": x.series, "parallel": x.parallel, "cells": x.cells,
+                    "energy_kwh": round(x.pack_energy_wh / 1000.0, 4), "voltage_v": round(x.pack_voltage_v, 2),
+                    "voltage_range_v": [round(v, 2) for v in x.pack_voltage_range_v],
+                    "mass_kg": round(x.pack_mass_kg, 2), "volume_l": round(x.pack_volume_l, 2),
+                    "peak_power_kw": round(x.pack_peak_power_w / 1000.0, 2),
+                    "continuous_power_kw": round(x.pack_continuous_power_w / 1000.0, 2)},
+        "continuous_need_kw": {k: round(v / 1000.0, 2) for k, v in x.continuous_need_w.items()},
+        "motor": {"id": x.motor.id, "name": x.motor.name, "peak_power_kw": x.motor.peak_power_kw,
+                  "continuous_power_kw": x.motor.continuous_power_kw, "peak_torque_nm": x.motor.peak_torque_nm},
+        "body": {"id": x.body.id, "name": x.body.name, "material": x.body.material,
+                 "us_crash_compliant": x.body.us_crash_compliant},
+        "dimensions_m": {"length": x.body.length_m, "width": x.body.width_m, "height": x.body.height_m},
+        "lightweighting_kg": round(x.lightweighting_kg, 3),
+        "mass_breakdown_kg": {k: round(v, 2) for k, v in x.mass_kg.items()},
+        "price_breakdown_usd": {k: round(v, 2) for k, v in x.price.items()},
+        "binding": x.binding,
+        "fit_error": round(x.fit_error, 6),
+        "performance_mass_limit_kg": None if x.perf_mass_limit_kg == float("inf") else round(x.perf_mass_limit_kg, 2),
+        "trace_miss_s": x.trace_miss_s,
+        "cycle": d.cycle.name,
+    }
+
+
+def solution_json(sol: Solution, design_file: str | None = None) -> dict:
+    d = sol.data
+    best = design_json(sol, sol.best)
+    return {
+        "status": "optimal",
+        "problem": sol.problem.name,
+        "objective": sol.problem.objective,
+        **best,
+        "price_cap_usd": d.price_cap_usd,
+        "min_range_km": d.min_range_km,
+        "regulatory_profile": sol.problem.limits.profile,
+        "price_model": sol.problem.price.name,
+        "solve_seconds": round(sol.seconds["total"], 4),
+        "timings_s": {k: round(v, 4) for k, v in sol.seconds.items()},
+        "gap": sol.gap,
+        "milps": sol.milps,
+        "corrections": sol.corrections,
+        "design_space": d.design_space_size,
+        "screened_design_space": d.screened_space_size,
+        "pairs": d.n_pairs,
+        "fit_max_error": round(float(d.fit.max_rel_error.max(initial=0.0)), 6),
+        "design_file": design_file,
+        "designs": [{"rank": i + 1, **design_json(sol, x)} for i, x in enumerate(sol.designs)],
+        "notes": sol.notes,
+    }
+
+
+def solution_text(sol: Solution, design_file: str | None = None) -> str:
+    p, d, x = sol.problem, sol.data, sol.best
+    cap = f", price cap ${d.price_cap_usd:,.0f}" if d.price_cap_usd is not None else ""
+    need = f", at least {d.min_range_km:g} km" if d.min_range_km is not None else ""
+    lines = [f"{p.name}: {p.objective.replace('_', ' ')} on {d.cycle.name}{cap}{need} "
+             f"({p.limits.profile} limits, {p.price.name} prices)"]
+    verified = (f" (simulated {x.verified_range_km:.1f} km, model {x.drift:+.2%})" if x.verified_range_km is not None
+                else " (not verified)")
+    lines.append(f"  range          {x.range_km:.1f} km{verified}")
+    lines.append(f"  price          ${x.price_usd:,.0f}")
+    lines.append(f"  battery        {x.cell.id} ({x.cell.name}, {x.cell.chemistry} {x.cell.format}) {x.series}s{x.parallel}p"
+                 f" = {x.cells} cells, {x.pack_energy_wh / 1000:.2f} kWh, {x.pack_voltage_v:.0f} V "
+                 f"({x.pack_voltage_range_v[0]:.0f}-{x.pack_voltage_range_v[1]:.0f} V), {x.pack_mass_kg:.0f} kg, "
+                 f"{x.pack_volume_l:.0f} L, {x.pack_peak_power_w / 1000:.0f} kW peak ({x.cell.peak_discharge_c:g}C) / "
+                 f"{x.pack_continuous_power_w / 1000:.0f} kW continuous ({x.cell.max_discharge_c:g}C)")
+    lines.append(f"  motor          {x.motor.id} ({x.motor.name}): {x.motor.peak_power_kw:g} kW peak, "
+                 f"{x.motor.continuous_power_kw:g} kW continuous, {x.motor.peak_torque_nm:g} N m")
+    b = x.body
+    lines.append(f"  body           {b.id} ({b.name}, {b.material}): {b.length_m:.3f} x {b.width_m:.3f} x "
+                 f"{b.height_m:.3f} m, Cd {b.drag_coefficient:g}, A {b.frontal_area_m2:g} m2")
+    mk = x.mass_kg
+    lines.append(f"  mass           curb {x.curb_mass_kg:,.0f} kg = glider {mk['glider']:.0f} - lightweighting "
+                 f"{-mk['lightweighting']:.1f} + drive unit {mk['drive_unit']:.0f} + pack {mk['battery_pack']:.0f} "
+                 f"+ fixed content {mk['fixed_content']:.0f}; test mass {x.test_mass_kg:,.0f} kg "
+                 f"(payload {mk['payload']:.0f})")
+    pr = x.price
+    pm = p.price
+    lines.append(f"  price build-up retail ${pr['retail']:,.0f} = BOM ${pr['bom_total']:,.0f} x {pm.retail_price_equivalent:g} "
+                 f"(RPE) x {1 + pm.sales_tax_rate:g} (tax); BOM: glider ${pr['bom_glider']:,.0f}, drive unit "
+                 f"${pr['bom_drive_unit']:,.0f}, cells ${pr['bom_cells']:,.0f}, pack integration "
+                 f"${pr['bom_pack_integration']:,.0f}, lightweighting ${pr['bom_lightweighting']:,.0f}, fixed content "
+                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f} (tariffs ${pr['of_which_tariffs']:,.0f})")
+    sim = f", simulated {x.verified_wh_per_km:.1f}" if x.verified_wh_per_km is not None else ""
+    lines.append(f"  energy         {x.energy_wh_per_km:.1f} Wh/km at the pack (model{sim}); energy fit error "
+                 f"{x.fit_error:.2%} (worst pair {float(d.fit.max_rel_error.max(initial=0)):.2%})")
+    if x.binding:
+        lines.append("  binding        " + "\n                 ".join(f"{c['name']}: {c['text']}" for c in x.binding))
+    else:
+        lines.append("  binding        none (the discrete choice of parts limits the design)")
+    s = sol.seconds
+    gap = f"gap {sol.gap:.1e}" if sol.gap is not None else "gap n/a"
+    lines.append(f"  solved         {s['total']:.2f} s (prepare {s['prepare']:.2f}, build {s['build']:.2f}, solve "
+                 f"{s['solve']:.2f}, verify {s['verify']:.2f}); {sol.milps} MILPs, {gap}, "
+                 f"{sol.corrections} model corrections; design space {d.design_space_size:.2e} combinations "
+                 f"({d.screened_space_size:.2e} after screening, {d.n_pairs} motor x body pairs)")
+    if len(sol.designs) > 1:
+        bats = [f"{y.cell.id} {y.series}s{y.parallel}p {y.pack_energy_wh / 1000:.1f} kWh" for y in sol.designs]
+        wb, wm = max(map(len, bats)), max(len(y.motor.id) for y in sol.designs)
+        lines.append("")
+        lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<{wb}}  {'motor':<{wm}}  body")
+        for i, (y, bat) in enumerate(zip(sol.designs, bats), 1):
+            sim_km = f"{y.verified_range_km:9.1f}" if y.verified_range_km is not None else f"{'-':>9}"
+            lines.append(f"  {i:>2} {y.range_km:9.1f} {sim_km} {y.price_usd:9,.0f}  {bat:<{wb}}  {y.motor.id:<{wm}}  {y.body.id}")
+    for note in sol.notes:
+        lines.append(f"  note: {note}")
+    if design_file:
+        lines.append(f"  design file    {design_file} (kei simulate {design_file} --cycle {d.cycle.name})")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Stage 1 of the optimizer: the inputs. Part catalogs, problem files, regulatory limits and price models, validated at load time."""

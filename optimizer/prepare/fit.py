@@ -1,0 +1,123 @@
+"""Energy per km against test mass for every motor x body pair, from the energy model, fitted linearly.
+
+ONE vectorized `energy_per_km_batch` call per cycle evaluates every pair at `fit_mass_points`
+masses over the pair's feasible mass range with a loss-free pack (terminal = chemical energy), plus
+each pair at its middle mass with a resistive reference pack. From these:
+
+- `intercept_wh_per_km + slope_wh_per_km_per_kg x mass`: the least-squares line through the masses
+  (its largest relative deviation from the model is `max_rel_error`, reported to the user);
+- `loss_power_w` (P_eff = sum P^2 dt / sum P dt over the cycle): the pack's resistive loss per km is
+  (R / V^2) x P_eff x (Wh/km) to first order, which for a pack of N cells with resistance r and
+  voltage v is P_eff r / (v^2 N): the MILP carries it exactly per cell type (see docs/optimizer.md).
+
+The motor's efficiency map is the generic map of configs/model_defaults.toml scaled to the motor's
+peak efficiency (s = peak / max of the map). The batch takes one map for all variants, so the scale
+is carried by the driveline efficiency (eta_d x s) with peak power and torque divided by s: this is
+exact for traction (same load fraction, same limits, same electrical power) and shifts only the
+regeneration map lookup by s^2 (< 0.1 % of the energy); the verification step simulates the real map.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kei.vehicle.cycles import KMH_PER_MPS, Cycle
+from kei.vehicle.energy import VehicleParams, energy_per_km_batch
+
+# The reference pack only sets the finite-difference step that measures P_eff: a pack losing this
+# share of the power at the motor's peak output keeps the loss first-order (second-order terms are
+# ~2 x 3 % of a ~1 % loss). A numerical step, not a physical figure.
+REFERENCE_LOSS_AT_PEAK = 0.03
+
+
+@dataclass(frozen=True)
+class PairPhysics:
+    """What the energy model needs of each motor x body pair (1-D arrays, one entry per pair)."""
+
+    drag_area_m2: np.ndarray
+    rolling_resistance_coefficient: np.ndarray
+    peak_power_w: np.ndarray
+    peak_torque_nm: np.ndarray
+    max_speed_rpm: np.ndarray
+    gear_ratio: np.ndarray
+    map_scale: np.ndarray          # peak efficiency / max of the generic map
+
+
+@dataclass(frozen=True)
+class EnergyFit:
+    intercept_wh_per_km: np.ndarray
+    slope_wh_per_km_per_kg: np.ndarray
+    loss_power_w: np.ndarray
+    max_rel_error: np.ndarray
+    mass_lo_kg: np.ndarray
+    mass_hi_kg: np.ndarray
+    variants: int
+    seconds: float
+
+    def wh_per_km(self, pair: int, mass_kg: float) -> float:
+        return float(self.intercept_wh_per_km[pair] + self.slope_wh_per_km_per_kg[pair] * mass_kg)
+
+
+def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray, cycle: Cycle,
+               defaults: dict, *, top_speed_kmh: float | None, mass_points: int) -> EnergyFit:
+    """Fit Wh/km(mass) for every pair over [mass_lo_kg, mass_hi_kg] (see the module docstring)."""
+    start = time.perf_counter()
+    n_pairs = len(mass_lo_kg)
+    grid = np.linspace(0.0, 1.0, mass_points)
+    masses = mass_lo_kg[:, None] + (mass_hi_kg - mass_lo_kg)[:, None] * grid[None, :]   # pairs x points
+    mid = mass_points // 2
+
+    def per_variant(values, reps):  # pair values repeated for each of their variants
+        return np.repeat(np.asarray(values, dtype=float), reps)
+
+    reps = mass_points + 1  # the mass grid with a loss-free pack, then the middle mass with the reference pack
+    mass = np.concatenate([masses, masses[:, mid:mid + 1]], axis=1).ravel()
+    reference_r = REFERENCE_LOSS_AT_PEAK / phys.peak_power_w  # ohm at 1 V: loss share = P R / V^2
+    resistance = np.concatenate([np.zeros((n_pairs, mass_points)), reference_r[:, None]], axis=1).ravel()
+    scale = phys.map_scale
+    d = defaults
+    params = VehicleParams(
+        mass_kg=mass,
+        rotating_mass_factor=d["driveline"]["rotating_mass_factor"],
+        drag_area_m2=per_variant(phys.drag_area_m2, reps),
+        rolling_resistance_coefficient=per_variant(phys.rolling_resistance_coefficient, reps),
+        air_density_kg_m3=d["environment"]["air_density_kg_m3"],
+        gravity_m_s2=d["environment"]["gravity_m_s2"],
+        driveline_efficiency=per_variant(d["driveline"]["efficiency"] * scale, reps),
+        gear_ratio=per_variant(phys.gear_ratio, reps),
+        wheel_radius_m=d["body"]["wheel_radius_m"],
+        motor_peak_power_w=per_variant(phys.peak_power_w / scale, reps),
+        motor_peak_torque_nm=per_variant(phys.peak_torque_nm / scale, reps),
+        motor_max_speed_rpm=per_variant(phys.max_speed_rpm, reps),
+        top_speed_mps=top_speed_kmh / KMH_PER_MPS if top_speed_kmh else np.inf,
+        regen_max_fraction=d["regen"]["max_fraction"],
+        regen_full_speed_mps=d["regen"]["full_speed_kmh"] / KMH_PER_MPS,
+        regen_zero_speed_mps=d["regen"]["zero_speed_kmh"] / KMH_PER_MPS,
+        aux_power_w=d["auxiliary"]["power_w"],
+        pack_voltage_v=1.0,  # only R / V^2 matters; 1 V keeps R in ohm = loss per watt
+        pack_resistance_ohm=resistance,
+        pack_max_discharge_current_a=np.inf,
+        pack_max_charge_current_a=np.inf,
+        pack_energy_wh=1.0,  # not used by energy per km
+        usable_fraction=1.0,
+        motor_map_fractions=tuple(d["motor"]["efficiency_power_fractions"]),
+        motor_map_efficiencies=tuple(d["motor"]["efficiency_values"]),
+    )
+    whkm = energy_per_km_batch(params, cycle).reshape(n_pairs, reps)
+    lossless, lossy = whkm[:, :mass_points], whkm[:, mass_points]
+
+    # Least-squares line per pair (closed form, vectorized).
+    x = masses - masses.mean(axis=1, keepdims=True)
+    y_mean = lossless.mean(axis=1, keepdims=True)
+    sxx = (x * x).sum(axis=1)
+    slope = np.where(sxx > 0, (x * (lossless - y_mean)).sum(axis=1) / np.where(sxx > 0, sxx, 1.0), 0.0)
+    intercept = y_mean[:, 0] - slope * masses.mean(axis=1)
+    fitted = intercept[:, None] + slope[:, None] * masses
+    max_rel_error = np.abs(fitted / lossless - 1.0).max(axis=1)
+    loss_power = (lossy / lossless[:, mid] - 1.0) / reference_r
+    return EnergyFit(intercept_wh_per_km=intercept, slope_wh_per_km_per_kg=slope, loss_power_w=loss_power,
+                     max_rel_error=max_rel_error, mass_lo_kg=np.asarray(mass_lo_kg, float),
+                     mass_hi_kg=np.asarray(mass_hi_kg, float), variants=n_pairs * reps,
+                     seconds=time.perf_counter() - start)

@@ -1,0 +1,161 @@
+"""Exhaustive enumeration of the same design model the MILP solves: the test oracle and the
+benchmark's baseline.
+
+Every (cell, parallel, series, motor, body) combination is evaluated with numpy, one motor at a time
+(its pairs x every pack). The continuous lightweighting is solved exactly per combination: range
+grows with mass removed and price with its convex cost, so for max range the best mass removal is
+the most the budget and the glider allow, and for min price the least the range and mass limits
+need. Nothing here shares code with the Pyomo builders: the two agree only if both are right.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from kei.optimizer.prepare.model_data import ModelData
+
+FEAS_TOL = 1e-9  # relative slack on limits, below the MILP's feasibility tolerance
+
+
+@dataclass(frozen=True)
+class Enumerated:
+    value: float            # km for max_range, USD for min_price
+    cell: str
+    parallel: int
+    series: int
+    motor: str
+    body: str
+    lightweighting_kg: float
+
+    @property
+    def parts(self) -> tuple[str, str, str]:
+        return (self.cell, self.motor, self.body)
+
+
+@dataclass
+class BruteForceResult:
+    best: list[Enumerated]   # the best design of each of the `top` best (cell, motor, body) groups
+    combinations: int        # discrete combinations evaluated
+    seconds: float
+
+
+def lw_cost(d: ModelData, kg: np.ndarray) -> np.ndarray:
+    ends = np.cumsum(d.lw_width_kg)
+    out = np.zeros_like(kg, dtype=float)
+    for start, width, cost in zip(ends - d.lw_width_kg, d.lw_width_kg, d.lw_cost_usd_per_kg):
+        out += np.clip(kg - start, 0.0, width) * cost
+    return out
+
+
+def lw_affordable(d: ModelData, budget_usd: np.ndarray) -> np.ndarray:
+    """Most kg the budget buys, cheapest segments first."""
+    out = np.zeros_like(budget_usd, dtype=float)
+    spent = 0.0
+    for width, cost in zip(d.lw_width_kg, d.lw_cost_usd_per_kg):
+        if cost > 0:
+            out += np.clip((budget_usd - spent) / cost, 0.0, width)
+        else:
+            out += np.where(budget_usd >= spent, width, 0.0)
+        spent += width * cost
+    return out
+
+
+def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] | None = None) -> BruteForceResult:
+    """Best designs by exhaustive enumeration. `d` should come from `prepare(..., price_screen=False)`
+    so that no pair is left out on price; the price cap is checked here."""
+    t0 = time.perf_counter()
+    pack = d.catalog.pack
+    s_lo, s_hi = pack_series or (pack.min_series, pack.max_series)
+    cell_idx, par, ser = (a.ravel() for a in np.meshgrid(
+        np.arange(len(d.cells)), np.arange(pack.min_parallel, pack.max_parallel + 1),
+        np.arange(s_lo, s_hi + 1), indexing="ij"))
+    n = par * ser
+    energy = n * d.cell_energy_wh[cell_idx]
+    packmass = n * d.cell_pack_mass_kg[cell_idx]
+    volume = n * d.cell_pack_volume_l[cell_idx]
+    vmin, vmax = ser * d.cell_vmin_v[cell_idx], ser * d.cell_vmax_v[cell_idx]
+    power = n * d.cell_peak_power_w[cell_idx]
+    cont_power = n * d.cell_continuous_power_w[cell_idx]
+    bom_pack = n * (d.cell_landed_usd[cell_idx] + d.cell_integration_usd[cell_idx])
+    loss = d.cell_loss_wh_per_w[cell_idx]
+    factor, mult = d.range_energy_factor, d.price_per_bom
+    cap, r_min = d.price_cap_usd, d.min_range_km
+    maximize = d.problem.objective == "max_range"
+    groups: dict[tuple, Enumerated] = {}
+    combos = len(n) * len(d.motors) * len(d.bodies)
+    for m in range(len(d.motors)):
+        rows = np.flatnonzero(d.pair_motor == m)
+        if not len(rows):
+            continue
+        cols = np.flatnonzero((vmin >= d.motor_vmin_v[m] * (1 - FEAS_TOL)) & (vmax <= d.motor_vmax_v[m] * (1 + FEAS_TOL))
+                              & (power >= d.motor_pack_power_w[m] * (1 - FEAS_TOL)))
+        if not len(cols):
+            continue
+        b = d.pair_body[rows]
+        col = lambda x: np.asarray(x, dtype=float)[:, None]           # noqa: E731  per pair
+        row = lambda x: np.asarray(x, dtype=float)[None, :]           # noqa: E731  per pack
+        base = col(d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg + d.payload_kg)
+        mass0 = base + row(packmass[cols])
+        hi = np.minimum(d.pair_struct_hi_kg[rows], d.pair_perf_max_kg[rows])
+        if d.max_test_mass_kg is not None:
+            hi = np.minimum(hi, d.max_test_mass_kg)
+        # Each continuous need (w0 + w_per_kg x mass <= the pack's continuous power) is a mass limit
+        # per (pair, pack); a need that does not grow with mass is met or not.
+        hi = col(hi) * np.ones_like(mass0)
+        for k in range(len(d.continuous_needs)):
+            w0, w_kg = col(d.continuous_need_w0[k, rows]), col(d.continuous_need_w_per_kg[k, rows])
+            room = row(cont_power[cols]) * (1 + FEAS_TOL) - w0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hi = np.minimum(hi, np.where(w_kg > 0, room / np.where(w_kg > 0, w_kg, 1.0),
+                                             np.where(room >= 0, np.inf, -np.inf)))
+        l_lo = np.maximum(0.0, mass0 - hi * (1 + FEAS_TOL))
+        if d.max_unladen_excl_battery_kg is not None:
+            unladen = d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg
+            l_lo = np.maximum(l_lo, col(unladen - d.max_unladen_excl_battery_kg * (1 + FEAS_TOL)))
+        l_hi = col(d.body_lw_max_kg[b]) * np.ones_like(mass0)
+        bom0 = col(d.body_landed_usd[b] + d.motor_landed_usd[m] + d.fixed_bom_usd) + row(bom_pack[cols])
+        corr = col(d.correction[rows])
+        a, k = col(d.fit.intercept_wh_per_km[rows]), col(d.fit.slope_wh_per_km_per_kg[rows])
+        num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
+        ok = (row(volume[cols]) <= col(d.body_volume_l[b]) * (1 + FEAS_TOL)) & (l_lo <= l_hi)
+        if maximize:
+            budget = (cap / mult - bom0) if cap is not None else np.full_like(bom0, np.inf)
+            l_star = np.where(k > 0, np.minimum(l_hi, lw_affordable(d, budget * (1 + FEAS_TOL))), l_lo)
+            ok &= (l_star >= l_lo - 1e-9) & (lw_cost(d, l_lo) <= budget * (1 + FEAS_TOL) + 1e-9)
+            value = num / (corr * (a + k * (mass0 - l_star)))
+            if r_min is not None:
+                ok &= value >= r_min * (1 - FEAS_TOL)
+            l_best = l_star
+        else:
+            l_need = l_lo
+            if r_min is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    l_range = np.where(k > 0, mass0 + a / k - num / (r_min * corr * np.where(k > 0, k, 1.0)), -np.inf)
+                l_need = np.maximum(l_lo, l_range)
+                ok &= np.where(k > 0, True, num >= r_min * corr * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
+            ok &= l_need <= l_hi + 1e-9
+            l_need = np.minimum(l_need, l_hi)
+            value = mult * (bom0 + lw_cost(d, l_need))
+            if cap is not None:
+                ok &= value <= cap * (1 + FEAS_TOL)
+            l_best = l_need
+        score = np.where(ok, value if maximize else -value, -np.inf)
+        # Best per (cell, body) for this motor: the groups --top K ranks (top 1: the best overall).
+        cells_here = cell_idx[cols]
+        for c in (np.unique(cells_here) if top > 1 else [None]):
+            sub = score if c is None else np.where(cells_here[None, :] == c, score, -np.inf)
+            best_col = sub.argmax(axis=1)
+            best_val = sub[np.arange(len(rows)), best_col]
+            for r in (np.flatnonzero(np.isfinite(best_val)) if top > 1 else
+                      [int(np.argmax(best_val))] if np.isfinite(best_val).any() else []):
+                j = cols[best_col[r]]
+                key = (d.cells[cell_idx[j]].id, d.motors[m].id, d.bodies[b[r]].id)
+                val = float(value[r, best_col[r]])
+                cand = Enumerated(val, key[0], int(par[j]), int(ser[j]), key[1], key[2], float(l_best[r, best_col[r]]))
+                old = groups.get(key)
+                if old is None or (val > old.value if maximize else val < old.value):
+                    groups[key] = cand
+    ranked = sorted(groups.values(), key=lambda e: -e.value if maximize else e.value)
+    return BruteForceResult(best=ranked[:top], combinations=combos, seconds=time.perf_counter() - t0)

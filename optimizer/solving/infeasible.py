@@ -1,0 +1,127 @@
+"""Why a problem has no solution, in numbers: never a bare "infeasible".
+
+Called when the MILP of a problem is infeasible. The requirements are relaxed one group at a time,
+cheapest question first, and the answer says which ones conflict and by how much:
+
+1. price: the cheapest car meeting everything but the price cap (and the range) -> "the cheapest car
+   that meets the rest costs $17,240 against the $15,000 cap";
+2. range: the best range at the cap, and what the required range would cost without it -> "the best
+   range at $15,000 is 96 km against 120 required; 120 km takes $17,900";
+3. physics: if even 1 fails, an elastic MILP lets the pack's voltage window, its peak and continuous
+   power, its volume, the performance mass limits and the class's mass limits be violated at a
+   weighted cost, and reports the smallest violation: "the closest design needs 12 L more battery
+   space than body X has".
+
+Part-level conflicts (no body within kei width, no motor under the power cap, no pair quick enough)
+are explained earlier, by the screens in model/data.py.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kei.errors import InfeasibleError
+from kei.optimizer.answers.design import Design, decode, evaluate
+from kei.optimizer.milp import build_model
+from kei.optimizer.milp.objective import SLACK_GROUPS, select_objective
+from kei.optimizer.prepare.model_data import ModelData, prepare
+from kei.optimizer.solving.ratio import maximize_ratio
+from kei.optimizer.solving.solver import Solver, Status
+
+SLACK_TEXT = {
+    "voltage_v": ("V", "outside the motor's DC voltage window"),
+    "pack_peak_power_w": ("kW", "short of the power the motor draws at peak (pack at its cells' pulse rate)"),
+    "pack_continuous_power_w": ("kW", "short of the continuous power holding top speed or the grade draws "
+                                "(pack at its cells' continuous rate)"),
+    "pack_volume_l": ("L", "more battery volume than the body has"),
+    "performance_kg": ("kg", "over the test mass the performance needs allow"),
+    "mass_kg": ("kg", "over the class's mass limit"),
+}
+
+
+def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
+    base = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
+                   price_screen=False, energy=False)
+    if base.n_pairs == 0 or len(base.layout_cell) == 0:
+        return InfeasibleError("no battery layout fits: for every cell, the series counts inside a motor's voltage "
+                               "window that deliver its power need a pack larger than any body's battery space",
+                               {"stage": "layouts"})
+    cheapest = _best(base, "min_price", settings)
+    if cheapest is None:
+        return _elastic(base, settings)
+    cap = problem.price_cap_usd
+    details = {"stage": "requirements", "cheapest_price_usd": cheapest.price_usd,
+               "cheapest_design": _parts(cheapest), "price_cap_usd": cap}
+    if cheapest.price_usd > cap * (1 + 1e-9):
+        return InfeasibleError(
+            f"the cheapest car that meets the rest costs ${cheapest.price_usd:,.0f} against the ${cap:,.0f} cap "
+            f"(${cheapest.price_usd - cap:,.0f} over): {_parts(cheapest)}", details)
+    r_min = problem.min_range_km
+    if r_min is None:
+        return InfeasibleError(f"no design found although the cheapest ({_parts(cheapest)}, "
+                               f"${cheapest.price_usd:,.0f}) is under the cap", details)
+    capped = prepare(catalog, problem, cycle, defaults, settings, min_range_km=0)
+    best = _best(capped, "max_range", settings) if capped.n_pairs and len(capped.layout_cell) else None
+    best_km = best.range_km if best is not None else 0.0
+    text = f"the best range at ${cap:,.0f} is {best_km:.0f} km against {r_min:g} km required"
+    details.update(best_range_at_cap_km=best_km, min_range_km=r_min)
+    uncapped = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, price_screen=False)
+    needed = _best(uncapped, "min_price", settings)
+    if needed is not None:
+        text += f"; {r_min:g} km takes ${needed.price_usd:,.0f} ({_parts(needed)})"
+        details["price_for_min_range_usd"] = needed.price_usd
+    else:
+        longest = _best(prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
+                                price_screen=False), "max_range", settings)
+        text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
+        details["longest_range_km"] = longest.range_km
+    return InfeasibleError(text, details)
+
+
+def _best(d: ModelData, objective: str, settings) -> Design | None:
+    m = build_model(d, objective)
+    solver = Solver(m, settings)
+    if objective == "max_range":
+        d_min = float(np.min(d.fit.intercept_wh_per_km + d.fit.slope_wh_per_km_per_kg * d.pair_mass_lo_kg))
+        if maximize_ratio(m, solver, settings, d_min=d_min).status is Status.INFEASIBLE:
+            return None
+    elif solver.solve().status is not Status.OPTIMAL:
+        return None
+    return evaluate(d, decode(m, d))
+
+
+def _elastic(d: ModelData, settings) -> InfeasibleError:
+    """Smallest weighted violation of the physical constraint groups; weights make 1 unit of each
+    group comparable (a typical motor voltage, pack power, body volume, test mass)."""
+    m = build_model(d, "min_slack")
+    power_scale = float(np.mean(d.motor_pack_power_w))
+    scales = {"voltage_v": float(np.mean(d.motor_vmax_v)), "pack_peak_power_w": power_scale,
+              "pack_continuous_power_w": power_scale,
+              "pack_volume_l": float(np.mean(d.body_volume_l)), "performance_kg": float(np.mean(d.pair_mass_lo_kg)),
+              "mass_kg": float(np.mean(d.pair_mass_lo_kg))}
+    for g in SLACK_GROUPS:
+        m.slack[g].setub(None)
+        m.slack_weight[g].set_value(1.0 / scales[g])
+    select_objective(m, "min_slack")
+    res = Solver(m, settings).solve()
+    if res.status is not Status.OPTIMAL:
+        return InfeasibleError("no design exists even with the pack, performance and mass limits relaxed",
+                               {"stage": "elastic"})
+    design = evaluate(d, decode(m, d))
+    parts = []
+    details = {"stage": "elastic", "closest_design": _parts(design)}
+    for g in SLACK_GROUPS:
+        value = float(m.slack[g].value or 0.0)
+        if value > 1e-6 * scales[g]:
+            unit, text = SLACK_TEXT[g]
+            shown = value / 1000 if unit == "kW" else value
+            parts.append(f"{shown:.1f} {unit} {text}")
+            details[g] = value
+    return InfeasibleError(f"no design meets the pack, performance and mass limits together; the closest "
+                           f"({_parts(design)}) is " + ", ".join(parts), details)
+
+
+def _parts(x: Design) -> str:
+    return (f"{x.cell.id} {x.series}s{x.parallel}p {x.pack_energy_wh / 1000:.1f} kWh, motor {x.motor.id}, "
+            f"body {x.body.id}")
