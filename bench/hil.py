@@ -23,6 +23,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+from kei.units import BITS_PER_BYTE_8N1
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kei.hil.session.runner import run_session  # noqa: E402

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kei.units import WH_PER_J
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing, like the tests
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from kei.errors import ConfigError
+from kei.textfile import read_text
 
 REQUIRED = object()
 # The key may be omitted; its value then comes from the `defaults` mapping given to validate_table
@@ -40,12 +41,9 @@ class Field:
 
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; a syntax error names the file and the position."""
-    path = Path(path)
+    text = read_text(path, what="TOML file")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(str(path), None, "file not found") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(str(path), None, f"not valid TOML: {err}") from err
 

@@ -16,7 +16,7 @@ from kei.hil.firmware.header import pack_config_header
 from kei.hil.setup.bms_config import bms_config_file, load_bms_config
 from kei.hil.setup.pack_setup import pack_setup
 from kei.resources import shown_path
-from kei.vehicle.files import load_vehicle
+from kei.vehicle.files import load_vehicle, vehicle_path
 
 
 def register(group: argparse._SubParsersAction) -> None:
@@ -46,6 +46,7 @@ def register(group: argparse._SubParsersAction) -> None:
 
 def header_for(design: str, bms: str | None) -> str:
     bms = bms or str(bms_config_file())
+    design = str(vehicle_path(design))
     setup = pack_setup(load_vehicle(design), load_bms_config(bms), vehicle_file=design)
     return pack_config_header(setup, design_file=shown_path(design), bms_file=shown_path(bms))
 

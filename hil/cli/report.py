@@ -6,9 +6,10 @@ import json
 
 from kei.hil.log.session_log import CYCLE_FILE, DESIGN_FILE, SessionLog, read_log
 from kei.hil.log.summary import summarize
-from kei.hil.session.drive import predicted_series
-from kei.vehicle.cycles import KMH_PER_MPS, load_cycle
+from kei.units import KMH_PER_MPS
+from kei.vehicle.cycles import load_cycle
 from kei.vehicle.files import load_vehicle
+from kei.vehicle.predict import predict
 
 S_PER_MIN = 60.0
 
@@ -51,7 +52,7 @@ def plot_session(log: SessionLog, path: str) -> None:
     vehicle = load_vehicle(log.dir / DESIGN_FILE)
     cycle = load_cycle(log.dir / CYCLE_FILE if cycle_name == CYCLE_FILE else cycle_name)
     t_end = float(c["time_s"][-1]) if log.rows else 0.0
-    pred = predicted_series(vehicle, cycle, max(t_end, 1.0))
+    pred = predict(vehicle, cycle).series(max(t_end, 1.0))
     t = c["time_s"] / S_PER_MIN
     tp = pred["time_s"] / S_PER_MIN
     measured = dict(color="tab:blue", lw=0.6, label="bench (measured)")

@@ -7,8 +7,9 @@ Current is positive on discharge.
 """
 from __future__ import annotations
 
-from kei.hil.emulator.pack import SECONDS_PER_HOUR, WEAKEST, OcvCurve, Pack
+from kei.hil.emulator.pack import WEAKEST, OcvCurve, Pack
 from kei.hil.wire.protocol import Configure, FaultFlag, FaultGroup, StepMode
+from kei.units import SECONDS_PER_HOUR
 
 UV, OV, OC_DIS, OC_CHG, OT, EMPTY = (int(f) for f in (FaultFlag.UNDERVOLTAGE, FaultFlag.OVERVOLTAGE,
                                                         FaultFlag.OVERCURRENT_DISCHARGE, FaultFlag.OVERCURRENT_CHARGE,

@@ -29,10 +29,10 @@ import tty
 from kei.hil.emulator.device import Device
 from kei.hil.errors import LinkError
 from kei.hil.wire.framing import DELIMITER
+from kei.units import BITS_PER_BYTE_8N1
 
 READ_CHUNK = 1 << 16
 MAX_PENDING = 1 << 16        # bytes of unsent output kept; beyond, the oldest are dropped
-BITS_PER_BYTE_8N1 = 10
 POLL_MAX_S = 0.5             # longest sleep, so idle exit and signals are noticed promptly
 MAX_RX_PENDING = 1 << 16     # paced bytes read and still arriving; beyond, the host's writes wait in the pty
 SCHEDULE_EPS = 1e-9          # in byte times: a byte due exactly now counts as finished despite rounding

@@ -10,9 +10,8 @@ import math
 from typing import Sequence
 
 from kei.hil.wire.protocol import Configure, FaultGroup
+from kei.units import MV_PER_V, SECONDS_PER_HOUR
 
-SECONDS_PER_HOUR = 3600.0
-MV_PER_V = 1000.0
 TYPICAL, WEAKEST = int(FaultGroup.TYPICAL), int(FaultGroup.WEAKEST)
 
 

@@ -1,9 +1,8 @@
 """The car the bench drives: per-step battery demand from the energy model, and what the car does
 when the BMS allows less.
 
-`DriveProfile` precomputes, once per cycle and vectorized (`optimizer.energy.run_trace`), the
-terminal power each step needs while the car follows the trace. `Car.plan` is the per-step
-forward-facing fallback: when the BMS's limit (from telemetry) is below that demand, or the car has
+`DriveProfile` takes from the energy model's one run (`kei.vehicle.predict`) the terminal power each
+step needs while the car follows the trace. `Car.plan` is the per-step forward-facing fallback: when the BMS's limit (from telemetry) is below that demand, or the car has
 already fallen behind the trace, it finds the highest end-of-step speed the allowed power reaches
 (the same backward model evaluated on a grid of candidate speeds, refined once), so the car falls
 behind the trace and only the distance actually driven counts. Everything is a pure function of
@@ -13,14 +12,13 @@ Signs: power and current positive on discharge; speeds in m/s; powers at the pac
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from kei.vehicle.cycles import KMH_PER_MPS, Cycle, flatten
-from kei.vehicle.energy import WH_PER_J, VehicleParams, drive_to_empty_km, params_from_vehicle, run_trace
-from kei.vehicle.files import Vehicle
+from kei.units import KMH_PER_MPS
+from kei.vehicle.energy import VehicleParams, run_trace
+from kei.vehicle.predict import Prediction
 
 # Candidate end speeds per refinement pass of the fallback: 2 passes of 33 resolve the speed to
 # 1/1024 of the trace speed (0.03 m/s at 30 m/s), in two vectorized model calls.
@@ -29,95 +27,44 @@ CANDIDATES = 33
 
 @dataclass(frozen=True, eq=False)
 class DriveProfile:
-    """One repetition of the (flattened) cycle as steps 0..n-1; step i runs from trace sample i to i+1."""
+    """One repetition of the (flattened) cycle as steps 0..n-1, from the energy model's one run
+    (`prediction`); step i runs from trace sample i to i+1."""
 
-    cycle_name: str
-    dt_s: np.ndarray
-    speed_start_mps: np.ndarray
-    speed_end_mps: np.ndarray
-    grade_start_percent: np.ndarray
-    grade_end_percent: np.ndarray
-    demand_w: np.ndarray          # terminal power on the trace (incl. auxiliaries), discharge > 0
-    distance_m: np.ndarray        # on the trace
+    prediction: Prediction
     # Plain-float copies for the per-step hot loop (numpy scalar access is ~10x slower).
     dt_list: list
     speed_start_list: list
     speed_end_list: list
-    demand_list: list
-    distance_list: list
+    grade_start_list: list
+    grade_end_list: list
+    demand_list: list    # terminal power on the trace (incl. auxiliaries), discharge > 0
+    distance_list: list  # on the trace
+
+    @property
+    def cycle_name(self) -> str:
+        return self.prediction.cycle.name
 
     @property
     def steps(self) -> int:
-        return len(self.dt_s)
+        return self.prediction.steps
 
     @property
     def duration_s(self) -> float:
-        return float(self.dt_s.sum())
+        return float(self.prediction.dt_s.sum())
 
     @property
     def distance_km(self) -> float:
-        return float(self.distance_m.sum() / 1000.0)
+        return float(self.prediction.distance_m.sum() / 1000.0)
 
 
-def build_profile(vehicle: Vehicle, cycle: Cycle) -> DriveProfile:
-    trace = flatten(cycle)
-    r = run_trace(params_from_vehicle(vehicle), trace.time_s, trace.speed_mps, trace.grade_percent)
-    dt = np.asarray(r["dt_s"], dtype=float)
-    demand = np.asarray(r["terminal_w"], dtype=float).reshape(-1)
-    dist = np.asarray(r["v_avg_mps"] * dt, dtype=float).reshape(-1)
+def build_profile(prediction: Prediction) -> DriveProfile:
+    p = prediction
     return DriveProfile(
-        cycle_name=cycle.name, dt_s=dt, speed_start_mps=trace.speed_mps[:-1].astype(float),
-        speed_end_mps=trace.speed_mps[1:].astype(float), grade_start_percent=trace.grade_percent[:-1].astype(float),
-        grade_end_percent=trace.grade_percent[1:].astype(float), demand_w=demand, distance_m=dist,
-        dt_list=dt.tolist(), speed_start_list=trace.speed_mps[:-1].astype(float).tolist(), speed_end_list=trace.speed_mps[1:].astype(float).tolist(),
-        demand_list=demand.tolist(), distance_list=dist.tolist(),
+        prediction=p, dt_list=p.dt_s.astype(float).tolist(), speed_start_list=p.speed_start_mps.astype(float).tolist(),
+        speed_end_list=p.speed_end_mps.astype(float).tolist(), grade_start_list=p.grade_start_percent.astype(float).tolist(),
+        grade_end_list=p.grade_end_percent.astype(float).tolist(), demand_list=p.terminal_w.astype(float).tolist(),
+        distance_list=p.distance_m.astype(float).tolist(),
     )
-
-
-def predicted_range(vehicle: Vehicle, cycle: Cycle) -> dict:
-    """What the optimizer's energy model predicts for the bench's cycle (docs/architecture.md, "Ranges"): the
-    UNADJUSTED drive-to-empty range of the flattened trace driven back to back (for a plain cycle
-    this is `optimizer.energy.simulate(...).range_km`); a composite's label range separately."""
-    from kei.vehicle.energy import simulate
-
-    trace = flatten(cycle)
-    r = run_trace(params_from_vehicle(vehicle), trace.time_s, trace.speed_mps, trace.grade_percent)
-    cum_wh = np.cumsum(r["chemical_w"] * r["dt_s"]) * WH_PER_J
-    cum_km = np.cumsum(r["v_avg_mps"] * r["dt_s"]) / 1000.0
-    usable_wh = vehicle.battery.usable_energy_wh
-    out = {
-        "predicted_range_km": float(drive_to_empty_km(cum_wh, cum_km, usable_wh)),
-        "energy_wh_per_km": float(cum_wh[-1] / cum_km[-1]) if cum_km[-1] > 0 else math.inf,
-        "usable_energy_wh": float(usable_wh),
-        "cycle_distance_km": float(cum_km[-1]),
-        "trace_miss_steps": int(np.sum(r["miss"])),
-    }
-    if cycle.is_composite:
-        out["label_range_km"] = float(simulate(vehicle, cycle).range_km)
-    return out
-
-
-def predicted_series(vehicle: Vehicle, cycle: Cycle, duration_s: float) -> dict[str, np.ndarray]:
-    """The model's own per-step time series, the cycle repeated over `duration_s` (for the report's
-    'predicted' curves): time (end of step), speed, pack current and terminal voltage (the model's
-    constant open-circuit voltage minus I R) and SOC (1 - chemical energy / stated energy)."""
-    p = params_from_vehicle(vehicle)
-    trace = flatten(cycle)
-    r = run_trace(p, trace.time_s, trace.speed_mps, trace.grade_percent)
-    per_cycle_s = float(np.sum(r["dt_s"]))
-    reps = max(1, math.ceil(duration_s / per_cycle_s)) if per_cycle_s > 0 else 1
-    dt = np.tile(r["dt_s"], reps)
-    current = np.tile(np.asarray(r["current_a"]).reshape(-1), reps)
-    chem_wh = np.cumsum(np.tile(np.asarray(r["chemical_w"]).reshape(-1), reps) * dt) * WH_PER_J
-    time_s = np.cumsum(dt)
-    keep = time_s <= duration_s + 1e-9
-    return {
-        "time_s": time_s[keep],
-        "speed_kmh": np.tile(trace.speed_mps[1:], reps)[keep] * KMH_PER_MPS,
-        "current_a": current[keep],
-        "voltage_v": (p.pack_voltage_v - current * p.pack_resistance_ohm)[keep],
-        "soc": (1.0 - chem_wh / p.pack_energy_wh)[keep],
-    }
 
 
 def terminal_power_limits_w(voltage_v: float, current_a: float, allowed_discharge_a: float,
@@ -164,10 +111,10 @@ class StepPlan:
 class Car:
     """The forward-facing fallback around a DriveProfile."""
 
-    def __init__(self, vehicle: Vehicle, profile: DriveProfile):
-        self.params: VehicleParams = params_from_vehicle(vehicle)
+    def __init__(self, profile: DriveProfile):
+        self.params: VehicleParams = profile.prediction.params
         self.profile = profile
-        self.resistance_ohm = float(vehicle.battery.resistance_ohm)
+        self.resistance_ohm = float(profile.prediction.vehicle.battery.resistance_ohm)
 
     def cruise_power_w(self, speed_kmh: float) -> float:
         """Terminal power to hold `speed_kmh` on the flat (incl. auxiliaries)."""
@@ -186,7 +133,7 @@ class Car:
                     return StepPlan(demand, target, prof.distance_list[i], False)
                 return StepPlan(p_min_w, target, prof.distance_list[i], True)  # friction brakes take the rest
         dt = prof.dt_list[i]
-        grades = (float(prof.grade_start_percent[i]), float(prof.grade_end_percent[i]))
+        grades = (prof.grade_start_list[i], prof.grade_end_list[i])
         power, wheel = self._powers(speed_start_mps, np.array([target]), dt, grades)
         if power[0] <= p_max_w:
             v1, p1 = target, float(power[0])

@@ -29,7 +29,7 @@ from kei.hil.log.session_log import (
     sha256_file,
 )
 from kei.hil.log.summary import summarize
-from kei.hil.session.drive import Car, build_profile, limits_from_telemetry, predicted_range
+from kei.hil.session.drive import Car, build_profile, limits_from_telemetry
 from kei.hil.session.end_conditions import EndCheck
 from kei.hil.session.pacing import Pacer, pace_name, parse_pace
 from kei.hil.session.session import ResumePoint, Session
@@ -38,7 +38,8 @@ from kei.hil.setup.bms_config import bms_config_file, load_bms_config
 from kei.hil.setup.pack_setup import pack_setup
 from kei.hil.wire.protocol import Configure, OcvTable
 from kei.vehicle.cycles import BUNDLED, DERIVED, load_cycle
-from kei.vehicle.files import load_vehicle
+from kei.vehicle.files import load_vehicle, vehicle_path
+from kei.vehicle.predict import Prediction, predict
 
 DEVICE_LOG_FILE = "device.log"
 
@@ -120,10 +121,10 @@ class _Parts:
     limits_of: object
 
 
-def _session_parts(vehicle, cycle, config: BenchConfig, configure: Configure, max_steps: int | None) -> _Parts:
+def _session_parts(prediction: Prediction, config: BenchConfig, configure: Configure, max_steps: int | None) -> _Parts:
     s = config.session
-    profile = build_profile(vehicle, cycle)
-    car = Car(vehicle, profile)
+    profile = build_profile(prediction)
+    car = Car(profile)
     end = EndCheck(s, car.cruise_power_w(s.limp_speed_kmh), profile.steps, max_steps)
 
     def limits_of(t):
@@ -138,7 +139,7 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
                 bench_config: str | Path | None = None, baud_pace: int | None = None,
                 max_steps: int | None = None, progress: bool = True, on_log_created=None) -> Outcome:
     """A fresh session from a design file and a cycle. Errors after the log exists leave it resumable."""
-    design = Path(design)
+    design = vehicle_path(design)
     vehicle = load_vehicle(design)
     cycle = load_cycle(cycle_name)
     bench_config = Path(bench_config) if bench_config is not None else bench_config_file()
@@ -146,9 +147,10 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
     speedup = parse_pace(pace)
     spec = parse_fault_spec(inject) if inject else None
     ocv, configure, pack_info = _pack_messages(vehicle, design)
-    parts = _session_parts(vehicle, cycle, config, configure, max_steps)
+    prediction = predict(vehicle, cycle)  # the one energy-model run of the session
+    parts = _session_parts(prediction, config, configure, max_steps)
     profile = parts.profile
-    predicted = predicted_range(vehicle, cycle)
+    predicted = prediction.figures()
     log_dir = Path(log_dir) if log_dir else default_log_dir(design, cycle_name)
     user_csv = cycle_name not in BUNDLED and cycle_name not in DERIVED
     header = {
@@ -193,7 +195,7 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
     pack = head["pack"]
     ocv = OcvTable(**{**pack["ocv_table"], "ocv_mv": tuple(pack["ocv_table"]["ocv_mv"])})
     configure = Configure(**pack["configure"])
-    parts = _session_parts(vehicle, cycle, config, configure, head.get("max_steps"))
+    parts = _session_parts(predict(vehicle, cycle), config, configure, head.get("max_steps"))
     start = resume_point(old, config, parts)
     if port is None and emulator is None:
         port, emulator = head["link"].get("port"), head["link"].get("emulator")

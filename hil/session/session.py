@@ -50,10 +50,10 @@ from kei.hil.wire.protocol import (
     Telemetry,
     decode,
 )
+from kei.units import BITS_PER_BYTE_8N1
 
 STEP_WIRE_BYTES = 16        # protocol.md section 5: a STEP frame on the wire
 TELEMETRY_WIRE_BYTES = 59   # ... and its TELEMETRY answer
-BITS_PER_BYTE_8N1 = 10
 HOST_SEQ_START = 0x4000     # host requests carry their own counter (any value, protocol.md section 3)
 STATS_EVENT_PERIOD_S = 1.0
 

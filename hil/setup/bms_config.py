@@ -10,6 +10,7 @@ from typing import Any
 
 from kei.errors import ConfigError
 from kei.resources import config_file
+from kei.units import MV_PER_V
 
 
 def bms_config_file() -> Path:
@@ -18,7 +19,6 @@ def bms_config_file() -> Path:
 from kei.hil.wire.protocol import OCV_POINTS
 from kei.schema import Field, read_toml, validate_sections, validate_table
 
-MV_PER_V = 1000.0
 SOC_STEP = 1.0 / (OCV_POINTS - 1)
 
 BMS_FIELDS = (

@@ -7,6 +7,7 @@ weighted mean of the parts', as the US label procedure prescribes.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,8 +17,8 @@ import numpy as np
 
 from kei.errors import CycleError
 from kei.resources import cycles_dir
-
-KMH_PER_MPS = 3.6  # unit conversion, exact
+from kei.textfile import read_text
+from kei.units import KMH_PER_MPS
 
 # name -> (file, description, source). Provenance as given in data/cycles/README.md.
 BUNDLED = {
@@ -153,11 +154,7 @@ def read_cycle_csv(path: str | Path, name: str | None = None) -> Cycle:
     """Read `time_s` plus `speed_mps` or `speed_kmh` (optional `grade_percent`); rows are 1-based
     counting the header as row 1, as a spreadsheet shows them."""
     path = Path(path)
-    try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
-    except OSError as err:
-        raise CycleError(str(path), None, f"cannot read: {err.strerror or err}") from err
+    rows = list(csv.reader(io.StringIO(read_text(path, error=CycleError, what="cycle CSV file"), newline="")))
     if not rows:
         raise CycleError(str(path), None, "empty file")
     header = [h.strip() for h in rows[0]]

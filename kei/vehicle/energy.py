@@ -22,11 +22,9 @@ from typing import Any
 import numpy as np
 
 from kei.errors import KeiError
-from kei.vehicle.cycles import KMH_PER_MPS, Cycle, flatten
+from kei.units import KMH_PER_MPS, RPM_PER_RAD_S, WH_PER_J
+from kei.vehicle.cycles import Cycle, flatten
 from kei.vehicle.files import Vehicle
-
-RPM_PER_RAD_S = 60.0 / (2.0 * math.pi)
-WH_PER_J = 1.0 / 3600.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +244,13 @@ class SimResult:
     shortfall_wh: float
     max_battery_power_kw: float
     usable_energy_wh: float
+    # The flattened trace driven back to back to empty, unadjusted: equal to range_km for a plain
+    # cycle; for a composite the multi-cycle range before its label rule (what a bench measures).
+    trace_range_km: float = math.nan
+    miss: np.ndarray | None = None  # per step: the car could not follow the trace
+    time_start_s: float = 0.0       # the trace's first sample (steps start there)
+    speed_start_mps: float = 0.0
+    grade_percent: np.ndarray | None = None  # per trace sample (n steps + 1)
 
     @property
     def distance_km(self) -> float:
@@ -349,6 +354,9 @@ def simulate(v: Vehicle, cycle: Cycle) -> SimResult:
         shortfall_wh=float(np.sum(r["shortfall_w"] * r["dt_s"]) * WH_PER_J),
         max_battery_power_kw=float(r["terminal_w"].max() / 1000.0),
         usable_energy_wh=v.battery.usable_energy_wh,
+        trace_range_km=float(stats["range_km"]), miss=np.asarray(r["miss"]).reshape(-1),
+        time_start_s=float(trace.time_s[0]), speed_start_mps=float(trace.speed_mps[0]),
+        grade_percent=trace.grade_percent,
     )
 
 

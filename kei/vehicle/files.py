@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kei.errors import ConfigError
-from kei.resources import config_file
+from kei.resources import config_file, named
 from kei.schema import FROM_DEFAULTS, Field, read_toml, validate_table
 
 CHEMISTRIES = ("lfp", "nmc", "nca", "lmfp", "sodium_ion")
@@ -273,9 +273,15 @@ def load_model_defaults(path: str | Path | None = None) -> dict[str, dict[str, A
 
 
 def load_vehicle(path: str | Path, defaults: dict[str, dict[str, Any]] | None = None) -> Vehicle:
-    """Read and validate a vehicle or design file. Errors name the file and the dotted key."""
-    path = Path(path)
+    """Read and validate a vehicle or design file, by path or by bundled name (`nissan_sakura`,
+    `us_kei_150km`: configs/vehicles/, then configs/designs/). Errors name the file and the dotted key."""
+    path = vehicle_path(path)
     return vehicle_from_dict(read_toml(path), file=str(path), defaults=defaults)
+
+
+def vehicle_path(name_or_path: str | Path) -> Path:
+    """The file behind a vehicle or design given by path or by bundled name."""
+    return named(("vehicles", "designs"), name_or_path, what="vehicle or design file")
 
 
 def vehicle_from_dict(raw: dict, *, file: str = "<vehicle>", defaults: dict | None = None) -> Vehicle:

@@ -1,7 +1,7 @@
 """Plots of a simulation: speed, battery power and state of charge against time."""
 from __future__ import annotations
 
-from kei.vehicle.cycles import KMH_PER_MPS
+from kei.units import KMH_PER_MPS
 from kei.vehicle.energy import SimResult
 
 

@@ -13,7 +13,6 @@ part and the key, e.g. `cells.toml: cell[catl_lf280k].capacity_ah: must be >= 0.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from kei.errors import ConfigError
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
 from kei.resources import config_file
 from kei.schema import REQUIRED, Field, read_toml, validate_table
+from kei.units import RAD_S_PER_RPM
 from kei.vehicle.files import BODY_FIELDS as VEHICLE_BODY_FIELDS
 from kei.vehicle.files import CELL_FIELDS as VEHICLE_CELL_FIELDS
 from kei.vehicle.files import DRIVELINE_FIELDS
@@ -36,7 +36,6 @@ ORIGINS = ("CN", "JP", "KR", "US", "EU", "MX", "IN", "TH", "TW", "VN")
 CELL_FORMATS = ("prismatic", "pouch", "blade", "cylindrical")
 BODY_MATERIALS = ("mild_steel", "high_strength_steel", "aluminium_intensive", "composite")
 PART_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_RAD_S_PER_RPM = 2.0 * math.pi / 60.0
 
 
 def _reuse(fields, name: str, **changes) -> Field:
@@ -162,7 +161,7 @@ def _check_part(part, file: str, where: str) -> None:
             raise ConfigError(file, f"{where}.min_voltage_v",
                               f"{part.min_voltage_v} V must be below max_voltage_v {part.max_voltage_v} V")
         # Peak power is reached at or below max speed with at most peak torque: P <= T * omega_max.
-        ceiling_kw = part.peak_torque_nm * part.max_speed_rpm * _RAD_S_PER_RPM / 1000.0
+        ceiling_kw = part.peak_torque_nm * part.max_speed_rpm * RAD_S_PER_RPM / 1000.0
         if part.peak_power_kw > ceiling_kw:
             raise ConfigError(file, f"{where}.peak_power_kw",
                               f"{part.peak_power_kw} kW is more than peak_torque_nm x max_speed_rpm allows "

@@ -19,6 +19,7 @@ from pathlib import Path
 from kei.errors import ConfigError, CycleError
 from kei.optimizer.inputs.price_model import PriceModel, load_price_model
 from kei.optimizer.inputs.regulations import Limits, load_limits
+from kei.resources import named
 from kei.schema import Field, read_toml, validate_table
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.files import load_model_defaults
@@ -76,7 +77,8 @@ class Problem:
 
 
 def load_problem(path: str | Path) -> Problem:
-    path = Path(path)
+    """A problem file by path or by bundled name (`us_kei_15k`: configs/problems/us_kei_15k.toml)."""
+    path = named("problems", path, what="problem file")
     return problem_from_dict(read_toml(path), file=str(path), base_dir=path.parent)
 
 

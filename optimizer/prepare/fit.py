@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kei.vehicle.cycles import KMH_PER_MPS, Cycle
+from kei.units import KMH_PER_MPS
+from kei.vehicle.cycles import Cycle
 from kei.vehicle.energy import VehicleParams, energy_per_km_batch
 
 # The reference pack only sets the finite-difference step that measures P_eff: a pack losing this

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kei.vehicle.cycles import KMH_PER_MPS, Cycle, flatten
-
-RAD_S_PER_RPM = 2.0 * math.pi / 60.0
+from kei.units import KMH_PER_MPS, RAD_S_PER_RPM
+from kei.vehicle.cycles import Cycle, flatten
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import tty
 import pytest
 
 from kei.errors import UsageError
-from kei.hil.errors import BenchError, LinkError, LinkLost, LinkTimeout
+from kei.hil.errors import LinkError, LinkLost, LinkTimeout
 from kei.hil.link.devices import adopt_emulator, device_command, start_emulator
 from kei.hil.link.transport import list_ports, open_link
 from kei.hil.wire.framing import FrameDecoder

@@ -5,7 +5,6 @@ import math
 import shutil
 import tomllib
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_kei

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from kei.errors import CycleError
-from kei.vehicle.cycles import KMH_PER_MPS, cycle_names, load_cycle, read_cycle_csv
+from kei.units import KMH_PER_MPS
+from kei.vehicle.cycles import cycle_names, load_cycle, read_cycle_csv
 from kei.vehicle.energy import params_from_vehicle, run_trace, simulate
 from kei.vehicle.files import load_vehicle
 
@@ -91,7 +92,7 @@ def test_bad_csv_names_file_and_row(tmp_path, text, row, words):
 
 
 def test_missing_file_is_named(tmp_path):
-    with pytest.raises(CycleError, match="nope.csv.*cannot read"):
+    with pytest.raises(CycleError, match="nope.csv.*file not found"):
         load_cycle(str(tmp_path / "nope.csv"))
 
 

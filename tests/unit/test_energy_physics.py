@@ -12,6 +12,7 @@ from conftest import SAKURA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kei.units import WH_PER_J
 from kei.vehicle.cycles import Cycle, concatenate, load_cycle
 from kei.vehicle.energy import drive_to_empty_km, simulate
 from kei.vehicle.files import Cell, load_vehicle

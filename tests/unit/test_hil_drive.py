@@ -3,18 +3,18 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from kei.hil.session.drive import Car, build_profile, predicted_range, predicted_series, terminal_power_limits_w
+from kei.hil.session.drive import Car, build_profile, terminal_power_limits_w
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_vehicle
+from kei.vehicle.predict import predict
 
 DESIGN = ROOT / "configs" / "designs" / "sakura_pack.toml"
 
 
 @pytest.fixture(scope="module")
 def car():
-    vehicle = load_vehicle(DESIGN)
-    return Car(vehicle, build_profile(vehicle, load_cycle("wltc_jp")))
+    return Car(build_profile(predict(load_vehicle(DESIGN), load_cycle("wltc_jp"))))
 
 
 def drive(car, p_max_w, p_min_w=-1e12):
@@ -29,7 +29,7 @@ def drive(car, p_max_w, p_min_w=-1e12):
 def test_unlimited_car_follows_the_trace_with_the_models_demand(car):
     km, limited, sent = drive(car, 1e12)
     assert limited == 0 and km == pytest.approx(load_cycle("wltc_jp").distance_km, rel=1e-9)
-    assert np.array_equal(sent, car.profile.demand_w)
+    assert np.array_equal(sent, car.profile.prediction.terminal_w)
 
 
 def test_a_power_limit_slows_the_car_and_is_never_exceeded(car):
@@ -58,16 +58,16 @@ def test_terminal_power_limits():
 
 def test_predicted_range_is_the_models_unadjusted_range():
     vehicle = load_vehicle(DESIGN)
-    assert predicted_range(vehicle, load_cycle("udds"))["predicted_range_km"] == pytest.approx(
+    assert predict(vehicle, load_cycle("udds")).figures()["predicted_range_km"] == pytest.approx(
         simulate(vehicle, load_cycle("udds")).range_km, rel=1e-12)
-    combined = predicted_range(vehicle, load_cycle("epa_combined"))
+    combined = predict(vehicle, load_cycle("epa_combined")).figures()
     assert combined["label_range_km"] == pytest.approx(simulate(vehicle, load_cycle("epa_combined")).range_km)
     assert combined["predicted_range_km"] > combined["label_range_km"] / 0.7 * 0.9  # unadjusted: no x0.7
 
 
 def test_predicted_series_repeats_the_cycle(car):
     vehicle = load_vehicle(DESIGN)
-    s = predicted_series(vehicle, load_cycle("wltc_jp"), 3000.0)
+    s = predict(vehicle, load_cycle("wltc_jp")).series(3000.0)
     assert s["time_s"][-1] <= 3000.0 and len(s["time_s"]) == 3000
     n = car.profile.steps  # one cycle, 1477 s: the second repetition uses what the first did
     assert 1.0 - s["soc"][n - 1] == pytest.approx(s["soc"][n - 1] - s["soc"][2 * n - 1], rel=1e-9)
