@@ -6,7 +6,7 @@ import json
 import sys
 
 from kei.errors import UsageError
-from kei.hil.link.devices import EMULATOR_KINDS
+from kei.hil.link.devices import DEVICE_KINDS
 from kei.hil.session.runner import Outcome, resume_session, run_session
 
 
@@ -14,13 +14,13 @@ def _link_args(p, required: bool) -> None:
     where = p.add_mutually_exclusive_group(required=required)
     where.add_argument("--port", metavar="URL", help="serial port or pyserial URL: /dev/ttyUSB0, /dev/pts/N, "
                        "socket://host:port, rfc2217://host:port")
-    where.add_argument("--emulator", choices=EMULATOR_KINDS, help="start a device process: python (hil/device) or "
-                       "firmware (the C stub, built with make if needed)")
+    where.add_argument("--emulator", choices=list(DEVICE_KINDS), help="start a device process: " + "; ".join(
+        f"{k.name} ({k.description})" for k in DEVICE_KINDS.values()))
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="stream a design's drive profile to a BMS until it cuts off; measure the range")
-    p.add_argument("design", help="design or vehicle TOML file")
+    p.add_argument("design", help="design or vehicle: a TOML file or a bundled name (us_kei_150km)")
     p.add_argument("--cycle", default="wltc_jp", help="bundled cycle name or a CSV path (default: wltc_jp)")
     _link_args(p, required=True)
     p.add_argument("--pace", default=None, help="max (as fast as the line allows), realtime, or xN (N times real "

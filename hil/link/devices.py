@@ -1,7 +1,11 @@
 """Start, find and stop device processes by name (docs/architecture.md, "Device process contract").
 
+A device kind is registered by name (`register_device`) with the command that starts its process and
+the marker that identifies that process later; the bench, `kei hil run --emulator NAME` and the
+tests only ever name it:
+
     python    python3 -m kei.hil.emulator            (the emulated BMS, hil/emulator/)
-    firmware  firmware_stubs/build/kei_bms_host      (the C stub; `make` first, which is incremental)
+    firmware  <build dir>/kei_bms_host               (the C stub; `make` first, which is incremental)
 
 The process opens a pty pair, prints `PORT <path>` and serves it. It runs in its own session
 (start_new_session), so a Ctrl-C or a kill of the host does not take it down: a host that dies
@@ -17,16 +21,45 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from pathlib import Path
 
 from kei.errors import UsageError
 from kei.hil.errors import BenchError, DeviceUnavailable
 from kei.hil.firmware.build import ensure_host_binary
 
-# What identifies a device process in /proc/<pid>/cmdline (a recorded pid may have been reused).
-PROCESS_MARKERS = {"python": b"kei.hil.emulator", "firmware": b"kei_bms_host"}
-EMULATOR_KINDS = tuple(PROCESS_MARKERS)
 PORT_PREFIX = "PORT "
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """A kind of device process that keeps the device process contract."""
+
+    name: str
+    command: Callable[[], list[str]]  # argv that starts it (may build it first)
+    marker: bytes                     # in /proc/<pid>/cmdline: a recorded pid may have been reused
+    description: str
+
+
+DEVICE_KINDS: dict[str, DeviceKind] = {}
+
+
+def register_device(kind: DeviceKind) -> None:
+    DEVICE_KINDS[kind.name] = kind
+
+
+def device_kind(name: str) -> DeviceKind:
+    try:
+        return DEVICE_KINDS[name]
+    except KeyError:
+        raise UsageError("--emulator", f"unknown emulator {name!r} (known: {', '.join(DEVICE_KINDS)})") from None
+
+
+register_device(DeviceKind("python", lambda: [sys.executable, "-m", "kei.hil.emulator"], b"kei.hil.emulator",
+                           "the emulated BMS in Python (hil/emulator/)"))
+# make is incremental: a no-op when nothing changed
+register_device(DeviceKind("firmware", lambda: [str(ensure_host_binary())], b"kei_bms_host",
+                           "the C firmware stub built for this host (firmware_stubs/)"))
 
 
 @dataclass
@@ -78,15 +111,11 @@ def _pid_is_device(pid: int, kind: str) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z" and PROCESS_MARKERS.get(kind, b"\x00") in cmdline
+    return state != "Z" and kind in DEVICE_KINDS and DEVICE_KINDS[kind].marker in cmdline
 
 
 def device_command(kind: str) -> list[str]:
-    if kind == "python":
-        return [sys.executable, "-m", "kei.hil.emulator"]
-    if kind == "firmware":
-        return [str(ensure_host_binary())]  # make is incremental: a no-op when nothing changed
-    raise UsageError("--emulator", f"unknown emulator {kind!r} (known: {', '.join(EMULATOR_KINDS)})")
+    return device_kind(kind).command()
 
 
 def start_emulator(kind: str, *, idle_exit_s: float, start_timeout_s: float, baud_pace: int | None = None,
