@@ -6,6 +6,7 @@ import json
 
 from kei.hil.log.session_log import CYCLE_FILE, DESIGN_FILE, SessionLog, read_log
 from kei.hil.log.summary import summarize
+from kei.hil.log.text import format_result
 from kei.units import KMH_PER_MPS
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.files import load_vehicle
@@ -23,8 +24,6 @@ def register(sub) -> None:
 
 
 def run_report(args) -> int:
-    from kei.hil.cli.run import format_result
-
     log = read_log(args.log_dir)
     result = dict(log.result) if log.result is not None else summarize(log)
     result.setdefault("log_dir", str(log.dir))

@@ -7,6 +7,7 @@ import sys
 
 from kei.errors import UsageError
 from kei.hil.link.devices import DEVICE_KINDS
+from kei.hil.log.text import format_result
 from kei.hil.session.runner import Outcome, resume_session, run_session
 
 
@@ -88,35 +89,3 @@ def _print(outcome: Outcome, as_json: bool) -> int:
         return 0
     print(format_result(r))
     return 0
-
-
-def _fmt(x, spec: str, none: str = "n/a") -> str:
-    return none if x is None else format(x, spec)
-
-
-def format_result(r: dict) -> str:
-    where = f"{r.get('emulator')} emulator on {r.get('port')}" if r.get("emulator") else r.get("port")
-    pr = r.get("predicted_range_km")
-    lines = [f"{r.get('design')} on {r.get('cycle')} over {where}"]
-    lines.append(f"  measured range      {r['measured_range_km']:8.1f} km   (predicted {_fmt(pr, '.1f')} km, "
-                 f"{_fmt(r.get('range_difference_percent'), '+.2f')} %)")
-    if r.get("label_range_km") is not None:
-        lines.append(f"  label range         {r['label_range_km']:8.1f} km   (the model's, with the cycle's range factor)")
-    lines.append(f"  ended by            {r['cutoff_reason']}: {r['cutoff_detail']}")
-    if r.get("energy_delivered_wh") is not None:
-        lines.append(f"  energy delivered    {r['energy_delivered_wh'] / 1000:8.2f} kWh at the terminals, "
-                     f"{_fmt(r.get('energy_wh_per_km'), '.1f')} Wh/km")
-        lines.append(f"  SOC                 estimate {100 * r['soc_estimate_final']:.2f} %, true "
-                     f"{_fmt(r['soc_true_final'] and 100 * r['soc_true_final'], '.2f')} %, max estimation error "
-                     f"{_fmt(r['soc_estimate_error_max'] and 100 * r['soc_estimate_error_max'], '.2f')} %")
-        lines.append(f"  BMS limits          {r['limited_steps']} steps limited by the BMS "
-                     f"(trace asked {r['trace_distance_km']:.1f} km)")
-    lines.append(f"  steps               {r['steps']} ({r['cycles']:.2f} cycles) in {r['elapsed_s']:.1f} s"
-                 + (f", {r['steps_per_s']:.0f} steps/s" if r.get("steps_per_s") else ""))
-    lines.append(f"  link                {r['frames_sent']} frames sent, {r['frames_retried']} retried, "
-                 f"{r['crc_errors']} CRC errors, {r['nacks']} NACKs, {r['timeouts']} timeouts, "
-                 f"{r['reconnects']} reconnects, {r['device_restores']} device restores")
-    if r.get("injected"):
-        lines.append("  injected faults     " + ", ".join(f"{k} {v}" for k, v in r["injected"].items() if v))
-    lines.append(f"  log                 {r.get('log_dir')}  (kei hil report {r.get('log_dir')} --plot run.png)")
-    return "\n".join(lines)
