@@ -31,7 +31,7 @@ from kei.optimizer.inputs.parts import Catalog  # noqa: E402
 from kei.optimizer.inputs.problem import load_problem  # noqa: E402
 from kei.optimizer.prepare.model_data import clear_fit_cache, prepare  # noqa: E402
 from kei.optimizer.solving.brute_force import enumerate_designs  # noqa: E402
-from kei.optimizer.solving.pipeline import solve_problem  # noqa: E402
+from kei.optimizer.solving.pipeline import solve  # noqa: E402
 from kei.optimizer.solving.solver import load_solver_settings  # noqa: E402
 from kei.vehicle.cycles import load_cycle  # noqa: E402
 from kei.vehicle.files import load_model_defaults  # noqa: E402
@@ -80,13 +80,13 @@ def timed_solve(problem, catalog):
     clear_fit_cache()
     t = time.perf_counter()
     try:
-        result = solve_problem(problem, catalog=catalog)
+        result = solve(problem, catalog=catalog)
     except InfeasibleError as err:
         result = err
     cold = time.perf_counter() - t
     t = time.perf_counter()
     try:
-        solve_problem(problem, catalog=catalog)
+        solve(problem, catalog=catalog)
     except InfeasibleError:
         pass
     return cold, time.perf_counter() - t, result

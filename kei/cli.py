@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-from kei.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, KeiError, UsageError
+from kei.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, KeiError, UsageError
 from kei.resources import CONFIG_DIR_ENV
 
 # name -> (module with register(subparsers), one-line help for `kei --help`)
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = _take_configs_option(argv)
         command = next((a for a in argv if not a.startswith("-")), None)
-        args = build_parser(command).parse_args(argv)
+        try:
+            args = build_parser(command).parse_args(argv)
+        except SystemExit as done:  # argparse: --help, --version (0) or a usage error (2), already printed
+            return int(done.code or 0) if isinstance(done.code, int) or done.code is None else EXIT_USAGE
         if CONFIG_DIR_ENV in os.environ:
             from kei.resources import user_configs_dir
 

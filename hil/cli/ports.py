@@ -1,9 +1,8 @@
 """`kei hil ports`: the serial ports this machine has (where to plug the BMS)."""
 from __future__ import annotations
 
-import json
-
 from kei.hil.link.transport import list_ports
+from kei.output import print_json
 
 
 def register(sub) -> None:
@@ -15,7 +14,7 @@ def register(sub) -> None:
 def run_ports(args) -> int:
     ports = list_ports()
     if args.json:
-        print(json.dumps(ports, indent=2))
+        print_json(ports)
         return 0
     if not ports:
         print("no serial ports found. A USB-serial adapter appears as /dev/ttyUSB* or /dev/ttyACM* once plugged "

@@ -2,13 +2,13 @@
 interrupted session."""
 from __future__ import annotations
 
-import json
 import sys
 
 from kei.errors import UsageError
 from kei.hil.link.devices import DEVICE_KINDS
 from kei.hil.log.text import format_result
 from kei.hil.session.runner import Outcome, resume_session, run_session
+from kei.output import print_json
 
 
 def _link_args(p, required: bool) -> None:
@@ -85,7 +85,7 @@ def _interrupted(log_dir) -> int:
 def _print(outcome: Outcome, as_json: bool) -> int:
     r = outcome.result
     if as_json:
-        print(json.dumps(r, indent=2))
+        print_json(r)
         return 0
     print(format_result(r))
     return 0

@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 from kei.errors import UsageError
 from kei.hil.errors import BenchError, DeviceUnavailable

@@ -51,6 +51,14 @@ class Outcome:
     result: dict
     log_dir: Path
 
+    @property
+    def measured_range_km(self) -> float | None:
+        return self.result.get("measured_range_km")
+
+    def to_dict(self) -> dict:
+        """The result as `kei hil run --json` prints it."""
+        return dict(self.result)
+
 
 def default_log_dir(design: Path, cycle: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

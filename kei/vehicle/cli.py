@@ -1,8 +1,9 @@
 """`kei cycles` and `kei simulate`: the drive-cycle library and one car on one cycle."""
 from __future__ import annotations
 
-import json
+import csv
 
+from kei.output import PLOT_SUFFIXES, check_output_path, print_json
 from kei.vehicle.cycles import cycle_names, load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_vehicle
@@ -14,17 +15,18 @@ def register(sub) -> None:
     p.set_defaults(func=run_cycles)
 
     p = sub.add_parser("simulate", help="simulate a vehicle or design file on a drive cycle")
-    p.add_argument("vehicle", help="vehicle or design TOML file")
+    p.add_argument("vehicle", help="vehicle or design: a TOML file or a bundled name (nissan_sakura, us_kei_150km)")
     p.add_argument("--cycle", default="wltc_jp", help="bundled cycle name or a CSV path (default: wltc_jp)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="PNG", help="draw speed, battery power and SOC against time")
+    p.add_argument("--plot", metavar="PNG", help="draw speed, battery power and SOC against time (.png, .pdf, .svg)")
+    p.add_argument("--csv", metavar="FILE", help="write the time series (one row per step, units in the headers)")
     p.set_defaults(func=run_simulate)
 
 
 def run_cycles(args) -> int:
     rows = [load_cycle(n).summary() for n in cycle_names()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return 0
     print(f"{'name':<13}{'duration s':>11}{'distance km':>13}{'max km/h':>10}{'mean km/h':>11}  description")
     for r in rows:
@@ -34,6 +36,8 @@ def run_cycles(args) -> int:
 
 
 def run_simulate(args) -> int:
+    check_output_path(args.plot, "--plot", PLOT_SUFFIXES)
+    check_output_path(args.csv, "--csv", (".csv",))
     vehicle = load_vehicle(args.vehicle)
     cycle = load_cycle(args.cycle)
     result = simulate(vehicle, cycle)
@@ -41,9 +45,11 @@ def run_simulate(args) -> int:
         from kei.vehicle.plot import plot_simulation
 
         plot_simulation(result, args.plot)
-    s = result.summary()
+    if args.csv:
+        write_timeseries_csv(result.timeseries(), args.csv)
+    s = result.to_dict()
     if args.json:
-        print(json.dumps(s, indent=2))
+        print_json(s)
         return 0
     print(f"{s['vehicle']} on {s['cycle']} ({s['distance_km']:.2f} km, {s['duration_s']:.0f} s)")
     print(f"  energy at the pack   {s['energy_wh_per_km']:8.1f} Wh/km  (terminal {s['terminal_energy_wh_per_km']:.1f} Wh/km)")
@@ -58,4 +64,15 @@ def run_simulate(args) -> int:
     print("  energy ledger (Wh):  " + ", ".join(f"{k} {v:.1f}" for k, v in led.items()))
     if args.plot:
         print(f"  plot written to {args.plot}")
+    if args.csv:
+        print(f"  time series written to {args.csv}")
     return 0
+
+
+def write_timeseries_csv(series: dict, path: str) -> None:
+    columns = list(series)
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(columns)
+        for row in zip(*(series[c] for c in columns)):
+            out.writerow([repr(float(v)) for v in row])

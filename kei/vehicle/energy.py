@@ -260,6 +260,18 @@ class SimResult:
     def duration_s(self) -> float:
         return float(self.dt_s.sum())
 
+    def to_dict(self) -> dict:
+        """The result's figures (what `kei simulate --json` prints); the time series are in
+        `timeseries()` (`kei simulate --csv`)."""
+        return self.summary()
+
+    def timeseries(self) -> dict[str, np.ndarray]:
+        """Per step, in the units the keys name (step i ends at time_s[i])."""
+        return {"time_s": self.time_s, "speed_mps": self.speed_mps, "distance_m": self.distance_m,
+                "wheel_power_w": self.wheel_power_w, "motor_power_w": self.motor_power_w,
+                "battery_power_w": self.battery_power_w, "battery_current_a": self.battery_current_a,
+                "chemical_power_w": self.chemical_power_w, "soc": self.soc}
+
     def summary(self) -> dict:
         return {
             "vehicle": self.vehicle_name,

@@ -2,46 +2,14 @@
 from __future__ import annotations
 
 from kei.optimizer.answers.design import Design
-from kei.optimizer.solving.pipeline import Solution
+from kei.optimizer.answers.solution import Solution
 
 UNITS = {"max_range": "km", "min_price": "USD"}
 
 
 def design_json(sol: Solution, x: Design) -> dict:
-    d = sol.data
     objective_value = x.range_km if sol.problem.objective == "max_range" else x.price_usd
-    return {
-        "objective_value": round(objective_value, 3),
-        "range_km": round(x.range_km, 3),
-        "verified_range_km": None if x.verified_range_km is None else round(x.verified_range_km, 3),
-        "range_drift": None if x.drift is None else round(x.drift, 5),
-        "price_usd": round(x.price_usd, 2),
-        "mass_kg": round(x.curb_mass_kg, 2),
-        "test_mass_kg": round(x.test_mass_kg, 2),
-        "energy_wh_per_km": round(x.energy_wh_per_km, 3),
-        "verified_energy_wh_per_km": None if x.verified_wh_per_km is None else round(x.verified_wh_per_km, 3),
-        "battery": {"cell": x.cell.id, "cell_name": x.cell.name, "chemistry": x.cell.chemistry,
-                    "series": x.series, "parallel": x.parallel, "cells": x.cells,
-                    "energy_kwh": round(x.pack_energy_wh / 1000.0, 4), "voltage_v": round(x.pack_voltage_v, 2),
-                    "voltage_range_v": [round(v, 2) for v in x.pack_voltage_range_v],
-                    "mass_kg": round(x.pack_mass_kg, 2), "volume_l": round(x.pack_volume_l, 2),
-                    "peak_power_kw": round(x.pack_peak_power_w / 1000.0, 2),
-                    "continuous_power_kw": round(x.pack_continuous_power_w / 1000.0, 2)},
-        "continuous_need_kw": {k: round(v / 1000.0, 2) for k, v in x.continuous_need_w.items()},
-        "motor": {"id": x.motor.id, "name": x.motor.name, "peak_power_kw": x.motor.peak_power_kw,
-                  "continuous_power_kw": x.motor.continuous_power_kw, "peak_torque_nm": x.motor.peak_torque_nm},
-        "body": {"id": x.body.id, "name": x.body.name, "material": x.body.material,
-                 "us_crash_compliant": x.body.us_crash_compliant},
-        "dimensions_m": {"length": x.body.length_m, "width": x.body.width_m, "height": x.body.height_m},
-        "lightweighting_kg": round(x.lightweighting_kg, 3),
-        "mass_breakdown_kg": {k: round(v, 2) for k, v in x.mass_kg.items()},
-        "price_breakdown_usd": {k: round(v, 2) for k, v in x.price.items()},
-        "binding": x.binding,
-        "fit_error": round(x.fit_error, 6),
-        "performance_mass_limit_kg": None if x.perf_mass_limit_kg == float("inf") else round(x.perf_mass_limit_kg, 2),
-        "trace_miss_s": x.trace_miss_s,
-        "cycle": d.cycle.name,
-    }
+    return {"objective_value": round(objective_value, 3), **x.to_dict(), "cycle": sol.data.cycle.name}
 
 
 def solution_json(sol: Solution, design_file: str | None = None) -> dict:
@@ -68,6 +36,7 @@ def solution_json(sol: Solution, design_file: str | None = None) -> dict:
         "design_file": design_file,
         "designs": [{"rank": i + 1, **design_json(sol, x)} for i, x in enumerate(sol.designs)],
         "notes": sol.notes,
+        "user_constraints": sol.user_constraints,
     }
 
 

@@ -1,11 +1,11 @@
 """`kei catalog`: the parts catalogs as readable tables (or JSON, or Markdown for docs/catalog.md)."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
+from kei.output import print_json
 
 
 def register(sub) -> None:
@@ -116,7 +116,7 @@ def render(cat: Catalog, markdown: bool = False) -> str:
 def run_catalog(args) -> int:
     cat = load_catalog(args.dir)
     if args.json:
-        print(json.dumps(catalog_dict(cat), indent=2))
+        print_json(catalog_dict(cat))
     else:
         if not args.markdown:
             print(f"catalog: {cat.source}\n")

@@ -1,19 +1,19 @@
 """`kei solve PROBLEM [--json] [--out DESIGN] [--top K]`: the best car the catalogs allow."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 
 from kei.errors import InfeasibleError
 from kei.optimizer.answers.design import to_vehicle
 from kei.optimizer.inputs.problem import load_problem
+from kei.output import check_output_path, print_json
 from kei.vehicle.files import write_vehicle
 
 
 def register(sub) -> None:
     p = sub.add_parser("solve", help="find the best design for a problem file (MILP, verified by simulation)")
-    p.add_argument("problem", help="problem TOML file (e.g. configs/problems/us_kei_15k.toml)")
+    p.add_argument("problem", help="problem: a TOML file or a bundled name (us_kei_15k, us_kei_150km, jp_kei, eu_quadricycle)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="DESIGN", help="write the best design as a vehicle file (kei simulate, kei hil)")
     p.add_argument("--top", metavar="K", type=int, default=1, help="the K best distinct designs (default 1)")
@@ -22,20 +22,18 @@ def register(sub) -> None:
 
 
 def run_solve(args) -> int:
-    from kei.optimizer.answers.report import solution_json, solution_text
-    from kei.optimizer.solving.pipeline import solve_problem
+    from kei.optimizer.answers.report import solution_text
+    from kei.optimizer.solving.pipeline import solve
 
-    if args.top < 1:
-        raise SystemExit("kei solve: error: --top must be at least 1")
+    check_output_path(args.out, "--out", (".toml",))
     problem = load_problem(args.problem)
-    if args.price_cap is not None:
-        problem = replace(problem, price_cap_usd=args.price_cap)
     try:
-        sol = solve_problem(problem, top=args.top)
+        sol = solve(problem, top=args.top, price_cap_usd=args.price_cap)
     except InfeasibleError as err:
-        if args.json:  # a program still gets one object on stdout; the exit code stays 2
-            print(json.dumps({"status": "infeasible", "problem": problem.name, "objective": problem.objective,
-                              "explanation": err.explanation, "details": err.details}, indent=2, default=str))
+        problem = problem if args.price_cap is None else replace(problem, price_cap_usd=args.price_cap)
+        if args.json:  # a program still gets one object on stdout; the exit code stays 4
+            print_json({"status": "infeasible", "problem": problem.name, "objective": problem.objective,
+                        "explanation": err.explanation, "details": err.details})
         else:
             _show_design_at_floor(problem, err, args.problem)
         raise
@@ -45,7 +43,7 @@ def run_solve(args) -> int:
                   f"price ${sol.best.price_usd:,.0f}.\nCheck: kei simulate {args.out} --cycle {sol.data.cycle.name}")
         write_vehicle(to_vehicle(sol.data, sol.best), args.out, header=header)
     if args.json:
-        print(json.dumps(solution_json(sol, args.out), indent=2))
+        print_json(sol.to_dict(args.out))
     else:
         print(solution_text(sol, args.out))
     return 0
@@ -55,14 +53,14 @@ def _show_design_at_floor(problem, err: InfeasibleError, problem_path: str) -> N
     """When only the price cap stands in the way, an engineer's next question is what the floor buys:
     show the full report of the best design at the floor price (the error itself follows on stderr)."""
     from kei.optimizer.answers.report import solution_text
-    from kei.optimizer.solving.pipeline import solve_problem
+    from kei.optimizer.solving.pipeline import solve
 
     floor_usd = err.details.get("cheapest_price_usd")
     if floor_usd is None or problem.objective != "max_range":
         return
     cap_usd = float(math.ceil(floor_usd))
     try:
-        sol = solve_problem(replace(problem, price_cap_usd=cap_usd))
+        sol = solve(problem, price_cap_usd=cap_usd)
     except InfeasibleError:
         return
     print(f"No design meets {problem.name} at ${problem.price_cap_usd:,.0f}. The best one at the floor price "

@@ -40,16 +40,27 @@ SLACK_TEXT = {
 }
 
 
-def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
+def explain(problem, catalog, cycle, defaults, settings, *, extend=None) -> InfeasibleError:
+    """The explanation as an InfeasibleError (returned, for the caller to raise). `extend` is the
+    user's hook: every model built here carries the user's constraints too, and an answer that may
+    be theirs says so."""
+    error = _explain(problem, catalog, cycle, defaults, settings, extend)
+    if extend is not None:
+        error = InfeasibleError(error.explanation + " (with the constraints added by extend=, which may be what "
+                                "conflicts)", {**error.details, "user_constraints": True})
+    return error
+
+
+def _explain(problem, catalog, cycle, defaults, settings, extend) -> InfeasibleError:
     base = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
                    price_screen=False, energy=False)
     if base.n_pairs == 0 or len(base.layout_cell) == 0:
         return InfeasibleError("no battery layout fits: for every cell, the series counts inside a motor's voltage "
                                "window that deliver its power need a pack larger than any body's battery space",
                                {"stage": "layouts"})
-    cheapest = _best(base, "min_price", settings)
+    cheapest = _best(base, "min_price", settings, extend)
     if cheapest is None:
-        return _elastic(base, settings)
+        return _elastic(base, settings, extend)
     cap = problem.price_cap_usd
     details = {"stage": "requirements", "cheapest_price_usd": cheapest.price_usd,
                "cheapest_design": _parts(cheapest), "price_cap_usd": cap}
@@ -62,25 +73,30 @@ def explain(problem, catalog, cycle, defaults, settings) -> InfeasibleError:
         return InfeasibleError(f"no design found although the cheapest ({_parts(cheapest)}, "
                                f"${cheapest.price_usd:,.0f}) is under the cap", details)
     capped = prepare(catalog, problem, cycle, defaults, settings, min_range_km=0)
-    best = _best(capped, "max_range", settings) if capped.n_pairs and len(capped.layout_cell) else None
+    best = _best(capped, "max_range", settings, extend) if capped.n_pairs and len(capped.layout_cell) else None
     best_km = best.range_km if best is not None else 0.0
     text = f"the best range at ${cap:,.0f} is {best_km:.0f} km against {r_min:g} km required"
     details.update(best_range_at_cap_km=best_km, min_range_km=r_min)
     uncapped = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, price_screen=False)
-    needed = _best(uncapped, "min_price", settings)
+    needed = _best(uncapped, "min_price", settings, extend)
     if needed is not None:
         text += f"; {r_min:g} km takes ${needed.price_usd:,.0f} ({_parts(needed)})"
         details["price_for_min_range_usd"] = needed.price_usd
     else:
         longest = _best(prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
-                                price_screen=False), "max_range", settings)
-        text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
-        details["longest_range_km"] = longest.range_km
+                                price_screen=False), "max_range", settings, extend)
+        if longest is not None:
+            text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
+            details["longest_range_km"] = longest.range_km
+        else:
+            text += f"; no design reaches {r_min:g} km at any price"
     return InfeasibleError(text, details)
 
 
-def _best(d: ModelData, objective: str, settings) -> Design | None:
+def _best(d: ModelData, objective: str, settings, extend=None) -> Design | None:
     m = build_model(d, objective)
+    if extend is not None:
+        extend(m, d)
     solver = Solver(m, settings)
     if objective == "max_range":
         d_min = float(np.min(d.fit.intercept_wh_per_km + d.fit.slope_wh_per_km_per_kg * d.pair_mass_lo_kg))
@@ -91,10 +107,12 @@ def _best(d: ModelData, objective: str, settings) -> Design | None:
     return evaluate(d, decode(m, d))
 
 
-def _elastic(d: ModelData, settings) -> InfeasibleError:
+def _elastic(d: ModelData, settings, extend=None) -> InfeasibleError:
     """Smallest weighted violation of the physical constraint groups; weights make 1 unit of each
     group comparable (a typical motor voltage, pack power, body volume, test mass)."""
     m = build_model(d, "min_slack")
+    if extend is not None:
+        extend(m, d)
     power_scale = float(np.mean(d.motor_pack_power_w))
     scales = {"voltage_v": float(np.mean(d.motor_vmax_v)), "pack_peak_power_w": power_scale,
               "pack_continuous_power_w": power_scale,

@@ -1,24 +1,35 @@
-"""`kei solve`'s pipeline: validate -> fit -> build -> solve (ratio loop) -> verify -> write.
+"""`kei solve`'s pipeline: validate -> prepare -> build -> (user hook) -> solve (ratio loop) -> verify.
 
-    solution = solve_problem(load_problem("configs/problems/us_kei_15k.toml"), top=3)
+    solution = solve("us_kei_15k", top=3)
+    solution = solve(problem, extend=lambda model, data: model.pack_mass_cap.add(...))
 
 Every design returned has been re-simulated with the full time-step model on the problem's cycle;
-its predicted range agrees with the simulation within `verify_tolerance` (1 %). When the linear model
+its predicted range agrees with the simulation within `verify_tolerance`. When the linear model
 drifts further, the pair's energy per km is corrected to the simulation and the MILP re-solved, so
 the optimum is found on a model that agrees with the simulation where it matters.
+
+The `extend` hook (PyPSA's `extra_functionality`) receives the built Pyomo model and its
+`ModelData` before the first solve, and adds constraints (or variables) of its own. The same hook
+is applied to every model the pipeline builds for this problem: the ratio loop and `top` designs
+reuse the extended model, and the explanation of an infeasible problem extends its models too.
 """
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import pyomo.environ as pyo
 
-from kei.errors import SolverError
+from kei.errors import SolverError, UsageError
 from kei.optimizer.answers.binding import binding_constraints
 from kei.optimizer.answers.design import Design, decode, evaluate, to_vehicle
+from kei.optimizer.answers.solution import Solution
 from kei.optimizer.inputs.parts import Catalog
-from kei.optimizer.inputs.problem import Problem
+from kei.optimizer.inputs.problem import Problem, load_problem
 from kei.optimizer.milp import build_model
 from kei.optimizer.prepare.model_data import ModelData, check_catalog, prepare
 from kei.optimizer.solving.infeasible import explain
@@ -28,21 +39,8 @@ from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_model_defaults
 
-
-@dataclass
-class Solution:
-    problem: Problem
-    data: ModelData
-    designs: list[Design]
-    seconds: dict                       # prepare, build, solve, verify, total
-    milps: int = 0                      # MILPs solved (all ratio iterations, all designs)
-    corrections: int = 0                # pairs corrected to the simulation
-    gap: float | None = None            # certified relative optimality gap of the best design
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def best(self) -> Design:
-        return self.designs[0]
+Extend = Callable[[pyo.ConcreteModel, ModelData], None]
+USER_ACTIVE_TOL = 1e-6  # relative: a user constraint within this of its bound binds
 
 
 def load_catalog_for(problem: Problem) -> Catalog:
@@ -51,8 +49,22 @@ def load_catalog_for(problem: Problem) -> Catalog:
     return load_catalog(problem.catalog_dir)
 
 
-def solve_problem(problem: Problem, *, catalog: Catalog | None = None, top: int = 1,
-                  settings: SolverSettings | None = None, verify: bool = True) -> Solution:
+def solve(problem: Problem | str | Path, *, top: int = 1, price_cap_usd: float | None = None,
+          extend: Extend | None = None, catalog: Catalog | None = None, settings: SolverSettings | None = None,
+          verify: bool = True) -> Solution:
+    """The best `top` designs with distinct parts for `problem` (a Problem, a problem file or a
+    bundled name such as "us_kei_15k"), each verified by simulation.
+
+    price_cap_usd overrides the problem's cap; extend(model, data) adds user constraints; catalog
+    replaces the problem's catalog. Raises InfeasibleError (with the explanation in numbers) when no
+    design exists, UsageError for a bad argument."""
+    if top < 1:
+        raise UsageError("--top", f"must be at least 1, got {top}")
+    if price_cap_usd is not None and not (math.isfinite(price_cap_usd) and price_cap_usd > 0):
+        raise UsageError("--price-cap", f"must be a positive number of US dollars, got {price_cap_usd:g}")
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    if price_cap_usd is not None:
+        problem = replace(problem, price_cap_usd=float(price_cap_usd))
     t_start = time.perf_counter()
     settings = settings or load_solver_settings()
     # validate
@@ -60,32 +72,66 @@ def solve_problem(problem: Problem, *, catalog: Catalog | None = None, top: int 
     check_catalog(catalog)
     cycle = load_cycle(problem.cycle)
     defaults = load_model_defaults()
-    # fit
+    # prepare
     t = time.perf_counter()
     data = prepare(catalog, problem, cycle, defaults, settings)
     seconds = {"prepare": time.perf_counter() - t}
     if data.n_pairs == 0 or len(data.layout_cell) == 0:
-        raise explain(problem, catalog, cycle, defaults, settings)
-    # build
+        raise explain(problem, catalog, cycle, defaults, settings, extend=extend)
+    # build, then the user's hook
     t = time.perf_counter()
     model = build_model(data)
+    user = _apply_extend(model, data, extend)
     solver = Solver(model, settings)
     seconds["build"] = time.perf_counter() - t
-    sol = Solution(problem=problem, data=data, designs=[], seconds=seconds)
+    sol = Solution(problem=problem, data=data, designs=[], seconds=seconds, user_constraints=user)
     seconds["solve"] = seconds["verify"] = 0.0
     # solve + verify, K times with no-good cuts
     for k in range(top):
         design = _solve_verified(model, solver, data, settings, sol, verify=verify)
         if design is None:
             if k == 0:
-                raise explain(problem, catalog, cycle, defaults, settings)
+                raise explain(problem, catalog, cycle, defaults, settings, extend=extend)
             sol.notes.append(f"only {k} distinct design(s) exist; --top {top} asked for more")
             break
-        design.binding = binding_constraints(data, design)
+        design.binding = binding_constraints(data, design) + _binding_user_constraints(model, user)
         sol.designs.append(design)
         add_distinct_cut(model, data, design)
     seconds["total"] = time.perf_counter() - t_start
     return sol
+
+
+def _apply_extend(model: pyo.ConcreteModel, data: ModelData, extend: Extend | None) -> list[str]:
+    """Run the user's hook; return the names of the components it added (for reports and binding)."""
+    if extend is None:
+        return []
+    before = {c.name for c in model.component_objects(descend_into=True)}
+    extend(model, data)
+    return [c.name for c in model.component_objects(descend_into=True) if c.name not in before]
+
+
+def _binding_user_constraints(model: pyo.ConcreteModel, names: list[str]) -> list[dict]:
+    """User constraints that hold with equality at the solution the model last found."""
+    out = []
+    for name in names:
+        component = model.find_component(name)
+        if not isinstance(component, pyo.Constraint):
+            continue
+        for index in component:
+            con = component[index]
+            if not con.active:
+                continue
+            body = pyo.value(con.body, exception=False)
+            if body is None:
+                continue
+            for bound in (con.lower, con.upper):
+                limit = pyo.value(bound) if bound is not None else None
+                if limit is not None and abs(body - limit) <= USER_ACTIVE_TOL * max(1.0, abs(limit)):
+                    label = con.name
+                    out.append({"name": f"user:{label}", "value": round(float(body), 6), "limit": round(float(limit), 6),
+                                "unit": "-", "text": f"user constraint {label} holds with equality ({body:g})"})
+                    break
+    return out
 
 
 def _solve_verified(model, solver: Solver, data: ModelData, settings: SolverSettings, sol: Solution, *,

@@ -13,7 +13,7 @@ from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, Lightweighti
 from kei.optimizer.inputs.problem import load_problem, problem_from_dict
 from kei.optimizer.prepare.model_data import prepare
 from kei.optimizer.solving.brute_force import enumerate_designs
-from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.pipeline import solve
 from kei.optimizer.solving.solver import load_solver_settings
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.files import load_model_defaults
@@ -27,7 +27,7 @@ def _problem(name, **changes):
 
 def _explain(problem, catalog=CATALOG):
     with pytest.raises(InfeasibleError) as err:
-        solve_problem(problem, catalog=catalog, verify=False)
+        solve(problem, catalog=catalog, verify=False)
     assert err.value.explanation != "infeasible"
     return err.value
 

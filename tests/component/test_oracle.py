@@ -16,7 +16,7 @@ from random_catalogs import catalogs, problems
 from kei.errors import InfeasibleError
 from kei.optimizer.prepare.model_data import prepare
 from kei.optimizer.solving.brute_force import enumerate_designs
-from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.pipeline import solve
 from kei.optimizer.solving.solver import load_solver_settings
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.files import load_model_defaults
@@ -38,7 +38,7 @@ def _oracle(catalog, problem, top=1):
 
 def _milp(catalog, problem, top=1):
     try:
-        return solve_problem(problem, catalog=catalog, top=top, verify=False).designs
+        return solve(problem, catalog=catalog, top=top, verify=False).designs
     except InfeasibleError as err:
         assert err.explanation and err.explanation != "infeasible"
         return []

@@ -12,7 +12,7 @@ from kei.errors import InfeasibleError
 from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec, PackIntegration
 from kei.optimizer.inputs.problem import load_problem, problem_from_dict
-from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.pipeline import solve as solve_problem
 from kei.vehicle.files import load_model_defaults
 
 DEFAULTS = load_model_defaults()

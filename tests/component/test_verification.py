@@ -7,7 +7,7 @@ from conftest import ROOT
 from kei.optimizer.answers.design import to_vehicle
 from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.inputs.problem import load_problem
-from kei.optimizer.solving.pipeline import solve_problem
+from kei.optimizer.solving.pipeline import solve
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 
@@ -18,11 +18,11 @@ def test_drift_is_corrected_instead_of_reported():
     catalog = load_catalog(ROOT / "configs" / "catalog")
     catalog = dataclasses.replace(catalog, cells=tuple(dataclasses.replace(c, max_charge_c=0.1) for c in catalog.cells))
     problem = load_problem(ROOT / "configs" / "problems" / "jp_kei.toml")
-    unverified = solve_problem(problem, catalog=catalog, verify=False)
+    unverified = solve(problem, catalog=catalog, verify=False)
     sim = simulate(to_vehicle(unverified.data, unverified.best), load_cycle(problem.cycle))
     assert unverified.best.range_km / sim.range_km - 1 > 0.02  # the uncorrected model would be wrong
 
-    sol = solve_problem(problem, catalog=catalog)
+    sol = solve(problem, catalog=catalog)
     assert sol.corrections >= 1
     best = sol.best
     assert abs(best.drift) <= 0.01
