@@ -29,22 +29,19 @@ class Case:
     files: tuple = ()      # (relative path, bytes) written into the scratch folder first
 
 
-def sakura_with(old: str, new: str) -> bytes:
-    text = SAKURA.read_text()
+def edited(path: Path, old: str, new: str) -> bytes:
+    """A bundled file with one slip put in."""
+    text = path.read_text()
     assert old in text, old
     return text.replace(old, new, 1).encode()
+
+
+def sakura_with(old: str, new: str) -> bytes:
+    return edited(SAKURA, old, new)
 
 
 def problem_with(old: str, new: str) -> bytes:
-    text = PROBLEM.read_text()
-    assert old in text, old
-    return text.replace(old, new, 1).encode()
-
-
-def cells_with(old: str, new: str) -> bytes:
-    text = (CATALOG / "cells.toml").read_text()
-    assert old in text, old
-    return text.replace(old, new, 1).encode()
+    return edited(PROBLEM, old, new)
 
 
 TRACE = b"time_s,speed_mps\n0,0\n1,5\n2,10\n3,0\n"
@@ -108,7 +105,7 @@ CASES = [
     # ---- catalogs and config folders ------------------------------------------------------------
     Case("configs-broken-cells", ("--configs", "{tmp}/lab", "solve", "us_kei_150km"), 3,
          ("{tmp}/lab/catalog/cells.toml", "capacity_ah"),
-         (("lab/catalog/cells.toml", cells_with("capacity_ah = 105.0", "capacity_ah = -105.0")),)),
+         (("lab/catalog/cells.toml", edited(CATALOG / "cells.toml", "capacity_ah = 105.0", "capacity_ah = -105.0")),)),
     Case("configs-missing-folder", ("--configs", "{tmp}/nolab", "cycles"), 3, ("{tmp}/nolab", "folder")),
     Case("configs-without-value", ("cycles", "--configs"), 2, ("--configs",)),
     Case("catalog-dir-is-a-file", ("catalog", "--dir", "{tmp}/f.toml"), 3, ("f.toml", "is a file"),
