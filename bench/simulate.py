@@ -82,7 +82,7 @@ def with_fastsim_assumptions(v: Vehicle, fs: dict) -> list[tuple[str, Vehicle]]:
                                        gravity_m_s2=fs["gravity_m_s2"]))
     steps.append((f"+ FASTSim's air density {fs['air_density_kg_m3']:.4f} kg/m3 and g {fs['gravity_m_s2']:.3f} m/s2",
                   v))
-    v = replace(v, regen=replace(v.regen, max_fraction=1.0, full_speed_kmh=0.0, zero_speed_kmh=0.0))
+    v = replace(v, regen=replace(v.regen, max_fraction=1.0, fade_coefficient=0.0))
     steps.append(("+ FASTSim's regen: all braking power up to motor power, at any speed", v))
     return steps
 
