@@ -337,7 +337,9 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
     # Traction limits at the motor shaft: power, torque (through the gear at this speed), pack.
     wheel_speed = v_avg / _col(p.wheel_radius_m)
     motor_rpm = wheel_speed * _col(p.gear_ratio) * RPM_PER_RAD_S
-    torque_limit = _col(p.motor_peak_torque_nm) * wheel_speed * _col(p.gear_ratio)
+    torque = _col(p.motor_peak_torque_nm)
+    with np.errstate(invalid="ignore"):  # inf x 0 at standstill: no torque limit there
+        torque_limit = np.where(np.isinf(torque), np.inf, torque * wheel_speed * _col(p.gear_ratio))
     pack_limit = _pack_shaft_limit_w(p, motor_map)
     out_limit = np.minimum(np.minimum(peak, torque_limit), pack_limit)
     overspeed = (motor_rpm > _col(p.motor_max_speed_rpm)) | (v1 > _col(p.top_speed_mps) * (1 + 1e-9))
