@@ -141,8 +141,10 @@ def markdown(rows, loo, fs, fit_info, seconds) -> str:
         for (s, k, lo, hi) in FITTED:
             v = fit_info["values"][(s, k)]
             lines.append(f"| `{s}.{k}` | {v:.4g} | {lo:g} .. {hi:g} | {'yes' if (s, k) in fit_info['at_bound'] else ''} |")
-        lines += ["", f"RMS relative error at the fit {fit_info['rms']:.2%} over {len(rows)} figures "
-                      f"({fit_info['iterations']} iterations).", ""]
+        lines += ["", (f"RMS relative error at the fit {fit_info['rms']:.2%} over {len(rows)} figures "
+                       f"({fit_info['iterations']} iterations)." if fit_info["iterations"] else
+                       "The values as configured (fitted by `python3 bench/validate.py --fit --write`; a bound is "
+                       "reported by that run)."), ""]
     lines += ["## Every figure", "",
               "| car | figure | procedure | official | model | error | model 90 % band | leave-one-out | FASTSim 3 | test mass kg | trace |",
               "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|"]

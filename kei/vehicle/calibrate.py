@@ -188,22 +188,25 @@ class FitResult:
 
 
 def fit_defaults(cars: list[CalibrationCar], defaults: dict | None = None, *, start: dict | None = None,
-                 max_iterations: int = 30, progress=None) -> FitResult:
-    """Bounded Levenberg-Marquardt on the relative errors of every figure of `cars`."""
+                 keys: tuple | None = None, max_iterations: int = 30, progress=None) -> FitResult:
+    """Bounded Levenberg-Marquardt on the relative errors of every figure of `cars`. `keys` (default:
+    all of FITTED) are the parameters set free; the others stay at `defaults`."""
     defaults = defaults if defaults is not None else load_model_defaults()
     runs = [_CarRuns(c, defaults) for c in cars]
     figures = [f for c in cars for f in c.figures]
     official = np.array([f.official for f in figures])
-    keys = [(s, k) for s, k, _, _ in FITTED]
-    lo = np.array([b for _, _, b, _ in FITTED])
-    hi = np.array([b for _, _, _, b in FITTED])
+    free = [row for row in FITTED if keys is None or (row[0], row[1]) in keys]
+    held = {k: v for k, v in current_values(defaults).items() if k not in {(s, kk) for s, kk, _, _ in free}}
+    keys = [(s, k) for s, k, _, _ in free]
+    lo = np.array([b for _, _, b, _ in free])
+    hi = np.array([b for _, _, _, b in free])
     x = np.array([(start or current_values(defaults))[k] for k in keys], dtype=float)
     x = np.clip(x, lo, hi)
     scale = hi - lo
     step = 1e-3 * scale
 
     def evaluate(points: np.ndarray) -> np.ndarray:
-        thetas = [dict(zip(keys, pt)) for pt in points]
+        thetas = [{**held, **dict(zip(keys, pt))} for pt in points]
         out = np.empty((len(points), len(official)))
         # The batch shares one motor map: one batch per light-load efficiency.
         for eta0 in sorted({t[("motor", "low_load_efficiency")] for t in thetas}):

@@ -471,3 +471,18 @@ def _toml_value(value: Any) -> str:
 
 def field_names(cls) -> list[str]:
     return [f.name for f in dc_fields(cls)]
+
+
+# ---- coastdown coefficients -------------------------------------------------------------------
+N_PER_LBF = 4.4482216152605   # exact: 1 lbf = 0.45359237 kg x 9.80665 m/s^2
+MPS_PER_MPH = 0.44704         # exact: 1 mi/h = 1609.344 m / 3600 s
+
+
+def coastdown_from_epa(a_lbf: float, b_lbf_per_mph: float, c_lbf_per_mph2: float) -> tuple[float, float, float]:
+    """EPA target coefficients (test-car list A, B, C) as [road_load] f0_n, f1_n_per_mps, f2_n_per_mps2."""
+    return (a_lbf * N_PER_LBF, b_lbf_per_mph * N_PER_LBF / MPS_PER_MPH, c_lbf_per_mph2 * N_PER_LBF / MPS_PER_MPH**2)
+
+
+def epa_from_coastdown(f0_n: float, f1_n_per_mps: float, f2_n_per_mps2: float) -> tuple[float, float, float]:
+    """The inverse of coastdown_from_epa: (A lbf, B lbf/(mi/h), C lbf/(mi/h)^2)."""
+    return (f0_n / N_PER_LBF, f1_n_per_mps * MPS_PER_MPH / N_PER_LBF, f2_n_per_mps2 * MPS_PER_MPH**2 / N_PER_LBF)
