@@ -61,6 +61,8 @@ class Design:
     verified_range_km: float | None = None
     verified_wh_per_km: float | None = None
     trace_miss_s: float | None = None
+    verified_band: dict = field(default_factory=dict)  # the simulation's 90 % band (range_km_p05, ...)
+    valid_test: bool | None = None                     # the simulation is a valid test of the problem's procedure
     binding: list = field(default_factory=list)
 
     @property

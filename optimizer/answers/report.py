@@ -15,6 +15,12 @@ def design_json(sol: Solution, x: Design) -> dict:
         "range_km": round(x.range_km, 3),
         "verified_range_km": None if x.verified_range_km is None else round(x.verified_range_km, 3),
         "range_drift": None if x.drift is None else round(x.drift, 5),
+        # The simulation's 90 % band from the inputs' uncertainty (configs/uncertainty.toml).
+        "range_km_p05": round(x.verified_band["range_km_p05"], 3) if x.verified_band else None,
+        "range_km_p95": round(x.verified_band["range_km_p95"], 3) if x.verified_band else None,
+        "energy_wh_per_km_p05": round(x.verified_band["energy_wh_per_km_p05"], 3) if x.verified_band else None,
+        "energy_wh_per_km_p95": round(x.verified_band["energy_wh_per_km_p95"], 3) if x.verified_band else None,
+        "valid_test": x.valid_test,
         "price_usd": round(x.price_usd, 2),
         "mass_kg": round(x.curb_mass_kg, 2),
         "test_mass_kg": round(x.test_mass_kg, 2),
@@ -77,7 +83,9 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     need = f", at least {d.min_range_km:g} km" if d.min_range_km is not None else ""
     lines = [f"{p.name}: {p.objective.replace('_', ' ')} on {d.cycle.name}{cap}{need} "
              f"({p.limits.profile} limits, {p.price.name} prices)"]
-    verified = (f" (simulated {x.verified_range_km:.1f} km, model {x.drift:+.2%})" if x.verified_range_km is not None
+    band = (f", 90 % band {x.verified_band['range_km_p05']:.0f}-{x.verified_band['range_km_p95']:.0f} km"
+            if x.verified_band else "")
+    verified = (f" (simulated {x.verified_range_km:.1f} km{band}, model {x.drift:+.2%})" if x.verified_range_km is not None
                 else " (not verified)")
     lines.append(f"  range          {x.range_km:.1f} km{verified}")
     lines.append(f"  price          ${x.price_usd:,.0f}")
