@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 from kei.vehicle.calibrate import (FITTED, M_PER_MILE, _mpge, current_values, fit_defaults,  # noqa: E402
                                    load_calibration, official_vs_model, with_values)
 from kei.vehicle.cycles import flatten, load_cycle  # noqa: E402
-from kei.vehicle.energy import params_from_vehicle  # noqa: E402
 from kei.vehicle.files import load_model_defaults, vehicle_from_dict  # noqa: E402
 from kei.vehicle.procedures import setup_for  # noqa: E402
 
@@ -53,7 +52,7 @@ def fastsim_figures(cars, defaults) -> dict:
                 f.procedure.startswith("epa") for f in car.figures) else set()):
             if proc == "epa_combined":
                 continue
-            setup = setup_for(v, load_cycle(proc), params_from_vehicle(v))
+            setup = setup_for(v, load_cycle(proc))
             from dataclasses import replace
 
             car_at_mass = replace(v, load=replace(v.load, payload_kg=setup.test_mass_kg - v.body.curb_mass_kg))

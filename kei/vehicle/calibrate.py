@@ -127,7 +127,7 @@ class _CarRuns:
                 f.procedure.startswith("epa") for f in car.figures) else set())):
             if proc == "epa_combined":
                 continue  # from the city and highway runs, by the label rule
-            setup = setup_for(v, load_cycle(proc), params_from_vehicle(v))
+            setup = setup_for(v, load_cycle(proc))
             self.runs[proc] = (setup, params_from_vehicle(v, setup.test_mass_kg))
         self.own = {"usable_fraction": "usable_fraction" in car.raw.get("battery", {})}
         self.own_map = car.raw.get("motor", {}).get("efficiency_values")

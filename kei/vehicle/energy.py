@@ -65,11 +65,16 @@ class VehicleParams:
 
     @property
     def n_variants(self) -> int:
-        sizes = {np.size(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("motor_map")}
+        # Scalars (the common case, one car) are skipped without numpy: this runs on every simulate.
+        sizes = {np.size(x) for x in (getattr(self, name) for name in _PER_VARIANT_FIELDS)
+                 if not isinstance(x, (float, int))}
         sizes.discard(1)
         if len(sizes) > 1:
             raise KeiError(f"batch parameters have different lengths: {sorted(sizes)}")
         return sizes.pop() if sizes else 1
+
+
+_PER_VARIANT_FIELDS = tuple(f.name for f in fields(VehicleParams) if not f.name.startswith("motor_map"))
 
 
 def road_load_from_body(drag_area_m2, rolling_resistance_coefficient, road_load: dict):
@@ -262,7 +267,8 @@ def _drive(p: VehicleParams, time_s, speed_mps, grade_percent):
     n = p.n_variants
     cap = np.broadcast_to(speed_cap_mps(p).reshape(-1), (n,))
     ref = np.minimum(np.asarray(speed_mps, dtype=float)[None, :], cap[:, None])
-    r = run_trace(p, time_s, ref, grade_percent)
+    # One car: the trace as one row (run_trace's 1-D form, its fastest).
+    r = run_trace(p, time_s, ref[0] if n == 1 else ref, grade_percent)
     miss = np.broadcast_to(np.atleast_2d(r["miss"]), (n, len(time_s) - 1))
     missed_steps = np.flatnonzero(miss.any(axis=0))
     if not len(missed_steps):
@@ -530,7 +536,7 @@ def simulate(v: Vehicle, cycle: Cycle) -> SimResult:
     whether that is a valid test of the procedure."""
     from kei.vehicle.procedures import below_tolerance, setup_for
 
-    setup = setup_for(v, cycle, params_from_vehicle(v))
+    setup = setup_for(v, cycle)
     p = params_from_vehicle(v, setup.test_mass_kg)
     run = setup.cycle
     trace = flatten(run)

@@ -19,13 +19,14 @@ trace (what the optimizer's batch fit drives), and `simulate` resolves it for th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from kei.errors import ConfigError
-from kei.resources import config_file
+from kei.resources import CONFIG_DIR_ENV, config_file
 from kei.schema import read_toml
 from kei.units import KMH_PER_MPS
 from kei.vehicle.cycles import Cycle, load_trace
@@ -47,8 +48,13 @@ def _rules(path: str) -> dict:
 
 
 def rules() -> dict:
-    """configs/procedures.toml, parsed once per path."""
-    return _rules(str(config_file("procedures.toml")))
+    """configs/procedures.toml, parsed once per lab config folder (KEI_CONFIG_DIR is read each call)."""
+    return _rules(_rules_path(os.environ.get(CONFIG_DIR_ENV)))
+
+
+@lru_cache(maxsize=4)
+def _rules_path(config_dir: str | None) -> str:
+    return str(config_file("procedures.toml"))
 
 
 def raw_trace_payload_kg() -> float:
@@ -221,18 +227,18 @@ class TestSetup:
     time_tolerance_s: float
 
 
-def setup_for(v: Vehicle, cycle: Cycle, p) -> TestSetup:
-    """Resolve `cycle` (a placeholder for a procedure, or a plain trace) for the car `v` whose
-    parameters (at any test mass) are `p`."""
+def setup_for(v: Vehicle, cycle: Cycle) -> TestSetup:
+    """Resolve `cycle` (a placeholder for a procedure, or a plain trace) for the car `v`."""
+    from kei.vehicle.energy import params_from_vehicle  # energy imports this module
+
     proc = cycle.procedure
     mass, mass_rule = test_mass_kg(v, proc)
-    p = replace(p, mass_kg=mass)
     section = "epa" if proc.startswith("epa") else proc or "raw_trace"
     r = rules()[section]
     tol = (float(r["speed_tolerance_kmh"]), float(r["time_tolerance_s"]))
     if proc in ("wltp", "wltc_jp"):
         pmr = v.motor.peak_power_kw * 1000.0 / v.body.curb_mass_kg
-        vmax = max_speed_kmh(p)
+        vmax = max_speed_kmh(params_from_vehicle(v, mass))
         name = wltc_class(pmr, vmax, proc)
         base = load_trace(name)
         ends = WLTC_PHASE_ENDS_S[name]
@@ -248,7 +254,7 @@ def setup_for(v: Vehicle, cycle: Cycle, p) -> TestSetup:
                       description=rule, procedure=proc)
         return TestSetup(proc, trace, mass, mass_rule, rule, *tol)
     if proc == "nedc":
-        v30 = max_30_minute_speed_kmh(v, p)
+        v30 = max_30_minute_speed_kmh(v, params_from_vehicle(v, mass))
         trace = clipped_trace(cycle, v30, cycle.name)
         rule = "NEDC" + (f", limited to the 30-minute speed {v30:.1f} km/h (R101)" if trace is not cycle else "")
         trace = Cycle(cycle.name, trace.time_s, trace.speed_mps, trace.grade_percent, source=trace.source,
