@@ -269,12 +269,3 @@ def official_vs_model(cars: list[CalibrationCar], defaults: dict) -> list[dict]:
                          "valid_test": r.valid_test, "trace": r.trace_rule, "test_mass_kg": r.test_mass_kg,
                          "energy_wh_per_km": r.energy_wh_per_km})
     return rows
-
-
-def replace_defaults(defaults: dict, values: dict) -> dict:
-    """`defaults` with fitted `values` (alias kept short for callers)."""
-    return with_values(defaults, values)
-
-
-__all__ = ["FITTED", "CalibrationCar", "Figure", "FitResult", "fit_defaults", "load_calibration",
-           "official_vs_model", "with_values", "current_values", "replace"]

@@ -6,12 +6,12 @@ import copy
 import numpy as np
 import pytest
 
-from kei.vehicle.calibrate import Figure, CalibrationCar, fit_defaults, load_calibration, with_values
+from kei.resources import config_file
+from kei.schema import read_toml
+from kei.vehicle.calibrate import CalibrationCar, Figure, fit_defaults, load_calibration, with_values
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
-from kei.vehicle.files import load_model_defaults, load_vehicle
-from kei.schema import read_toml
-from kei.resources import config_file
+from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict
 
 OFFICIAL_RANGE_KM = 180.0  # source: Nissan spec sheet, Japanese WLTC mode (reference_vehicles.md)
 TOLERANCE = 0.03           # issue 10: with the jointly fitted defaults
@@ -49,20 +49,14 @@ def test_fit_recovers_known_defaults_from_synthetic_figures():
     for name, proc in (("nissan_sakura", "epa_city"), ("chevrolet_bolt_2017", "epa_highway")):
         raw = copy.deepcopy(read_toml(config_file(f"vehicles/{name}.toml")))
         raw["regen"] = {"braking": "cooperative"}
-        from kei.vehicle.files import vehicle_from_dict
-
         v = vehicle_from_dict(raw, file=name, defaults=made)
         figs = []
         for p in (proc, "wltc_jp", "epa_highway" if proc == "epa_city" else "epa_city"):
-            r = simulate(v, load_cycle(p))
-            kind = "range_km"
-            figs.append(Figure(name, kind, r.range_km, p))
+            figs.append(Figure(name, "range_km", simulate(v, load_cycle(p)).range_km, p))
         cars.append(CalibrationCar(name, raw, tuple(figs), "synthetic"))
     start = with_values(truth, {("auxiliary", "power_w"): 250.0, ("regen", "cooperative_fraction"): 0.95,
                                 ("road_load", "aero_drag_factor"): 1.0})
-    from kei.vehicle import calibrate
-
-    fitted = calibrate.fit_defaults(cars, start, keys=tuple(known), max_iterations=25)
+    fitted = fit_defaults(cars, start, keys=tuple(known), max_iterations=25)
     for key, value in known.items():
         assert fitted.values[key] == pytest.approx(value, rel=0.02), key
     assert np.max(np.abs(fitted.residuals)) < 1e-3
