@@ -6,7 +6,7 @@ imported only here. Parameter mapping, ours -> FASTSim 3.1 (field names as in FA
 | ours                                   | FASTSim 3                                                      |
 |----------------------------------------|----------------------------------------------------------------|
 | test mass (curb + payload)             | `mass_kilograms` (whole vehicle; no component masses)          |
-| Cd, A, Crr, wheel radius               | `chassis.drag_coef`, `frontal_area_square_meters`, `wheel_rr_coef`, `wheel_radius_meters` |
+| Cd A, Crr as the model uses them (after the road-load convention, or from coastdown f0/f2), wheel radius | `chassis.drag_coef` x `frontal_area_square_meters` (A kept, Cd = CdA / A), `wheel_rr_coef`, `wheel_radius_meters` (a coastdown's f0, f1 are not mapped) |
 | rotating-mass factor k                 | `chassis.wheel_inertia_kilogram_square_meters` = (k - 1) m r^2 / 4 (4 wheels): same equivalent mass |
 | driveline efficiency                   | `transmission.eff_interp` (constant)                           |
 | motor peak power and map (output/peak) | `em.pwr_out_max_watts`, `em.eff_interp_achieved` (same grid and values) |
@@ -56,8 +56,8 @@ def fastsim_vehicle(v: Vehicle, save_history: bool):
     d.update(name=v.name, year="0", mass_kilograms=float(p.mass_kg), pwr_aux_base_watts=float(p.aux_power_w),
              save_interval=1 if save_history else None)
     d["chassis"].update(
-        drag_coef=v.body.drag_coefficient, frontal_area_square_meters=v.body.frontal_area_m2,
-        wheel_rr_coef=v.body.rolling_resistance_coefficient, wheel_radius_meters=v.body.wheel_radius_m, num_wheels=N_WHEELS,
+        drag_coef=float(p.drag_area_m2) / v.body.frontal_area_m2, frontal_area_square_meters=v.body.frontal_area_m2,
+        wheel_rr_coef=float(p.rolling_resistance_coefficient), wheel_radius_meters=v.body.wheel_radius_m, num_wheels=N_WHEELS,
         wheel_inertia_kilogram_square_meters=(p.rotating_mass_factor - 1) * p.mass_kg * p.wheel_radius_m**2 / N_WHEELS,
         glider_mass_kilograms=None, cargo_mass_kilograms=None, mass_kilograms=None)
     bev = d["pt_type"]["BEV"]
@@ -121,8 +121,7 @@ def run_with_history(v: Vehicle, c: Cycle) -> dict:
         "missed_steps": int((~h[veh + "cyc_met"]).sum()),
         # What FASTSim used, read back from its own output rather than assumed:
         "air_density_kg_m3": float(np.median(h[veh + "pwr_drag_watts"].to_numpy()[moving]
-                                             / (0.5 * v.body.drag_coefficient * v.body.frontal_area_m2
-                                                * v_avg[moving] ** 3))),
+                                             / (0.5 * float(p.drag_area_m2) * v_avg[moving] ** 3))),
         "gravity_m_s2": float(np.median(h[veh + "pwr_rr_watts"].to_numpy()[moving]
                                         / (p.mass_kg * p.rolling_resistance_coefficient * v_avg[moving]))),
         "regen_efficiency": (float((elec[regen] / mech[regen]).min()), float((elec[regen] / mech[regen]).max()))

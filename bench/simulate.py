@@ -82,7 +82,7 @@ def with_fastsim_assumptions(v: Vehicle, fs: dict) -> list[tuple[str, Vehicle]]:
                                        gravity_m_s2=fs["gravity_m_s2"]))
     steps.append((f"+ FASTSim's air density {fs['air_density_kg_m3']:.4f} kg/m3 and g {fs['gravity_m_s2']:.3f} m/s2",
                   v))
-    v = replace(v, regen=replace(v.regen, max_fraction=1.0, full_speed_kmh=0.0, zero_speed_kmh=0.0))
+    v = replace(v, regen=replace(v.regen, max_fraction=1.0, fade_coefficient=0.0))
     steps.append(("+ FASTSim's regen: all braking power up to motor power, at any speed", v))
     return steps
 
@@ -104,8 +104,8 @@ GAPS_EXPLAINED = """
   Why ours as calibrated differs from FASTSim 3 (each step above switches one assumption to FASTSim's):
   - Regen share and fade (the largest gap, most on stop-and-go UDDS): FASTSim 3 has no regen share or
     low-speed fade; it recovers all braking power down to standstill, limited only by motor and pack
-    power. Ours recovers 70 % (blended front-axle braking) above 20 km/h, fading to 0 at 5 km/h
-    (docs/calibration.md).
+    power. Ours recovers the fitted share of the car's braking kind (the Sakura: blended, 0.63) with
+    FASTSim 2's logistic fade below ~15 km/h (docs/calibration.md).
   - Regen efficiency: FASTSim 3.1.0 converts every regen step at its map's zero-load efficiency
     (measured from its output: electrical / mechanical power); ours reads the map at the regen load.
   - Air density and gravity: FASTSim's drag uses the density printed above (measured from its drag

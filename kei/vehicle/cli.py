@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 
+from kei.errors import ToleranceError
 from kei.output import PLOT_SUFFIXES, check_output_path, print_json
 from kei.vehicle.cycles import cycle_names, load_cycle
 from kei.vehicle.energy import simulate
@@ -16,8 +17,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("simulate", help="simulate a vehicle or design file on a drive cycle")
     p.add_argument("vehicle", help="vehicle or design: a TOML file or a bundled name (nissan_sakura, us_kei_150km)")
-    p.add_argument("--cycle", default="wltc_jp", help="bundled cycle name or a CSV path (default: wltc_jp)")
+    p.add_argument("--cycle", default="wltc_jp", help="a procedure (epa_city, epa_highway, epa_combined, wltp, wltc_jp, "
+                   "nedc), a raw trace (udds, wltc_3b, ...) or a CSV path (default: wltc_jp)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--strict", action="store_true", help="exit 6 when the run is not a valid test of its procedure "
+                   "(the car could not follow the trace within its tolerance)")
     p.add_argument("--plot", metavar="PNG", help="draw speed, battery power and SOC against time (.png, .pdf, .svg)")
     p.add_argument("--csv", metavar="FILE", help="write the time series (one row per step, units in the headers)")
     p.set_defaults(func=run_simulate)
@@ -50,22 +54,10 @@ def run_simulate(args) -> int:
     s = result.to_dict()
     if args.json:
         print_json(s)
-        return 0
-    print(f"{s['vehicle']} on {s['cycle']} ({s['distance_km']:.2f} km, {s['duration_s']:.0f} s)")
-    print(f"  energy at the pack   {s['energy_wh_per_km']:8.1f} Wh/km  (terminal {s['terminal_energy_wh_per_km']:.1f} Wh/km)")
-    rule = " (label: weighted, x0.7)" if cycle.is_composite else " (cycles repeated to empty)"
-    print(f"  range                {s['range_km']:8.1f} km{rule}, {s['usable_energy_kwh']:.2f} kWh usable")
-    print(f"  battery power        {s['max_battery_power_kw']:8.1f} kW max, {s['min_battery_power_kw']:.1f} kW min (regen)")
-    if result.trace_miss_steps:
-        print(f"  TRACE MISSED         {s['trace_miss_s']:8.0f} s  (short {s['shortfall_wh']:.1f} Wh at the wheel: power, torque or speed limit)")
     else:
-        print("  trace                followed everywhere")
-    led = s["ledger_wh"]
-    print("  energy ledger (Wh):  " + ", ".join(f"{k} {v:.1f}" for k, v in led.items()))
-    if args.plot:
-        print(f"  plot written to {args.plot}")
-    if args.csv:
-        print(f"  time series written to {args.csv}")
+        _print_text(result, s, cycle, args)
+    if args.strict and not result.valid_test:
+        raise ToleranceError(f"{args.vehicle} on {cycle.name}: {result.validity_reason}")
     return 0
 
 
@@ -76,3 +68,34 @@ def write_timeseries_csv(series: dict, path: str) -> None:
         out.writerow(columns)
         for row in zip(*(series[c] for c in columns)):
             out.writerow([repr(float(v)) for v in row])
+
+
+def _print_text(result, s: dict, cycle, args) -> None:
+    what = f"procedure {s['procedure']}: {s['trace']}" if s["procedure"] else s["trace"]
+    print(f"{s['vehicle']} on {s['cycle']} ({s['distance_km']:.2f} km driven, {s['duration_s']:.0f} s)")
+    print(f"  {what}")
+    print(f"  test mass            {s['test_mass_kg']:8.0f} kg  ({s['test_mass_rule']})")
+    band = f"  (90 % band {s['energy_wh_per_km_p05']:.1f} - {s['energy_wh_per_km_p95']:.1f})" if "energy_wh_per_km_p05" in s else ""
+    print(f"  energy at the pack   {s['energy_wh_per_km']:8.1f} Wh/km{band}  (terminal {s['terminal_energy_wh_per_km']:.1f}, "
+          f"wall {s['ac_energy_wh_per_km']:.1f} Wh/km)")
+    rule = " (label: weighted, x0.7)" if cycle.is_composite else (
+        f" (x{cycle.range_factor:g}, label rule)" if cycle.range_factor != 1.0 else " (cycles repeated to empty)")
+    band = f"  (90 % band {s['range_km_p05']:.0f} - {s['range_km_p95']:.0f} km)" if "range_km_p05" in s else ""
+    if result.valid_test:
+        print(f"  range                {s['range_km']:8.1f} km{rule}{band}, {s['usable_energy_kwh']:.2f} kWh usable")
+    else:
+        # An invalid test has no range headline: say why, then what the car did drive.
+        print(f"  NOT A VALID TEST     {s['validity_reason']}")
+        print(f"  (driven to empty it would cover {s['range_km']:.1f} km; not an official range)")
+    print(f"  battery power        {s['max_battery_power_kw']:8.1f} kW max, {s['min_battery_power_kw']:.1f} kW min (regen)")
+    if result.trace_miss_steps:
+        print(f"  TRACE MISSED         {s['trace_miss_s']:8.0f} s  behind the trace (power, torque or speed limit); "
+              f"drove {s['distance_km']:.2f} of {s['trace_distance_km']:.2f} km")
+    else:
+        print("  trace                followed everywhere")
+    led = s["ledger_wh"]
+    print("  energy ledger (Wh):  " + ", ".join(f"{k} {v:.1f}" for k, v in led.items()))
+    if args.plot:
+        print(f"  plot written to {args.plot}")
+    if args.csv:
+        print(f"  time series written to {args.csv}")

@@ -1,8 +1,14 @@
-"""Drive cycles: the bundled library (with provenance), derived cycles and user CSV files.
+"""Drive cycles: the bundled traces (with provenance), the official procedures and user CSV files.
 
-A cycle is a speed trace sampled at arbitrary (increasing) times. Composite cycles (`epa_combined`)
-hold weighted parts and a range factor instead of being one trace: their energy per distance is the
-weighted mean of the parts', as the US label procedure prescribes.
+A cycle is a speed trace sampled at arbitrary (increasing) times. A procedure name (`wltp`,
+`wltc_jp`, `epa_combined`, ...) loads as a placeholder Cycle with `procedure` set and the
+procedure's default trace; `simulate` resolves it for the car (class, test mass, speed cap:
+kei/vehicle/procedures.py). Composite cycles (`epa_combined`) hold weighted parts and a range factor
+instead of being one trace: their energy per distance is the weighted mean of the parts', as the US
+label procedure prescribes.
+
+A user CSV is checked for plausibility: speeds above 70 m/s, accelerations above 5 m/s^2 between
+samples, grades above 35 % and a trace that goes nowhere are errors naming the row.
 """
 from __future__ import annotations
 
@@ -30,17 +36,25 @@ BUNDLED = {
     "wltc_2": ("wltc_2.csv", "WLTC class 2", "UN GTR No. 15; via the wltp package (JRC)"),
     "wltc_3a": ("wltc_3a.csv", "WLTC class 3a (v_max < 120 km/h)", "UN GTR No. 15; via NREL FASTSim 2"),
     "wltc_3b": ("wltc_3b.csv", "WLTC class 3b (v_max >= 120 km/h)", "UN GTR No. 15; via NREL FASTSim 2"),
-    "nedc": ("nedc.csv", "NEDC (ECE-15 x4 + EUDC)", "UN ECE R101; via the wltp package (JRC)"),
+    "nedc_trace": ("nedc.csv", "NEDC trace (ECE-15 x4 + EUDC)", "UN ECE R101; via the wltp package (JRC)"),
 }
 # Japanese "WLTC mode": class 3 Low+Medium+High, without Extra-high (seconds 0-1477).
 WLTC_JP_LAST_S = 1477.0
-# US label: UDDS and HWFET combined 55/45 on energy per distance, range x 0.7 ("derived 5-cycle").
-EPA_COMBINED_WEIGHTS = (("udds", 0.55), ("hwfet", 0.45))
-EPA_COMBINED_RANGE_FACTOR = 0.7
+# The official procedures (rules in configs/procedures.toml, applied by kei/vehicle/procedures.py).
+# Each loads with its default trace: the one most cars of this project drive.
 DERIVED = {
-    "wltc_jp": "Japanese WLTC mode: wltc_3b seconds 0-1477 (Low+Medium+High, no Extra-high)",
-    "epa_combined": "US EPA label: UDDS 55 % + HWFET 45 % on energy per distance, range x 0.7",
+    "epa_city": "US EPA city: UDDS at the EPA test weight, range x 0.7",
+    "epa_highway": "US EPA highway: HWFET at the EPA test weight, range x 0.7",
+    "epa_combined": "US EPA label: UDDS 55 % + HWFET 45 % on energy per distance, EPA test weight, range x 0.7",
+    "wltp": "UN GTR 15 / EU WLTP: WLTC class by power-to-mass and v_max (default 3b), GTR 15 test mass, capped speed",
+    "wltc_jp": "Japanese WLTC mode: class 3a/3b Low+Medium+High (default 3b, 0-1477 s), Japanese test mass, capped speed",
+    "nedc": "UN R101 NEDC: reference mass in inertia classes, maximum 30-minute speed cap",
 }
+PROCEDURE_NAMES = tuple(DERIVED)
+# Plausibility of a user's trace: beyond these it is a unit slip or a broken file, not a car.
+MAX_SPEED_MPS = 70.0           # 252 km/h: km/h under a speed_mps header trips this first
+MAX_ACCEL_MPS2 = 5.0           # ~0.5 g between samples: beyond what a road car does on a drive cycle
+MAX_GRADE_PERCENT = 35.0       # steeper than any public road a drive cycle uses
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +69,7 @@ class Cycle:
     description: str = ""
     parts: tuple[tuple["Cycle", float], ...] = field(default=())
     range_factor: float = 1.0
+    procedure: str = ""        # an official procedure's name: simulate resolves the trace per car
 
     @property
     def is_composite(self) -> bool:
@@ -121,6 +136,11 @@ def cycle_names() -> list[str]:
     return list(BUNDLED) + list(DERIVED)
 
 
+def load_trace(name: str) -> Cycle:
+    """A bundled raw trace by name (no procedure)."""
+    return _bundled(name)
+
+
 @lru_cache(maxsize=None)
 def _bundled(name: str) -> Cycle:
     file, description, source = BUNDLED[name]
@@ -129,25 +149,41 @@ def _bundled(name: str) -> Cycle:
 
 
 def load_cycle(name_or_path: str | Path) -> Cycle:
-    """A bundled cycle by name, or a user's CSV file by path."""
+    """A bundled trace or procedure by name, or a user's CSV file by path."""
     key = str(name_or_path)
     if key in BUNDLED:
         return _bundled(key)
-    if key == "wltc_jp":
-        base = _bundled("wltc_3b")
-        jp = base.slice_s(0.0, WLTC_JP_LAST_S, "wltc_jp")
-        return Cycle("wltc_jp", jp.time_s, jp.speed_mps, jp.grade_percent,
-                     source=base.source + "; truncated per the Japanese WLTC mode", description=DERIVED["wltc_jp"])
-    if key == "epa_combined":
-        parts = tuple((_bundled(n), w) for n, w in EPA_COMBINED_WEIGHTS)
-        flat = concatenate([p for p, _ in parts], "epa_combined")
-        return Cycle("epa_combined", flat.time_s, flat.speed_mps, flat.grade_percent,
-                     source="US EPA label procedure (40 CFR 600); " + flat.source,
-                     description=DERIVED["epa_combined"], parts=parts, range_factor=EPA_COMBINED_RANGE_FACTOR)
+    if key in DERIVED:
+        return _procedure(key)
     path = Path(key)
     if path.suffix.lower() == ".csv" or path.exists():
         return read_cycle_csv(path)
     raise CycleError(key, None, f"unknown cycle; use a CSV path or one of: {', '.join(cycle_names())}")
+
+
+@lru_cache(maxsize=None)
+def _procedure(key: str) -> Cycle:
+    from kei.vehicle.procedures import rules  # the procedure rules live with the procedures
+
+    description = DERIVED[key]
+    if key == "wltc_jp":
+        jp = _bundled("wltc_3b").slice_s(0.0, WLTC_JP_LAST_S, key)
+        return Cycle(key, jp.time_s, jp.speed_mps, jp.grade_percent, procedure=key, description=description,
+                     source=jp.source + "; Low+Medium+High per the Japanese WLTC mode")
+    if key in ("wltp", "nedc"):
+        base = _bundled("wltc_3b" if key == "wltp" else "nedc_trace")
+        return Cycle(key, base.time_s, base.speed_mps, base.grade_percent, procedure=key, description=description,
+                     source=base.source)
+    epa = rules()["epa"]
+    factor = float(epa["label_range_factor"])
+    if key == "epa_combined":
+        parts = tuple((_bundled(n), float(w)) for n, w in epa["combined_weights"])
+        flat = concatenate([p for p, _ in parts], key)
+        return Cycle(key, flat.time_s, flat.speed_mps, flat.grade_percent, procedure=key, description=description,
+                     source="US EPA label procedure (40 CFR 600); " + flat.source, parts=parts, range_factor=factor)
+    base = _bundled("udds" if key == "epa_city" else "hwfet")
+    return Cycle(key, base.time_s, base.speed_mps, base.grade_percent, procedure=key, description=description,
+                 source="US EPA label procedure (40 CFR 600); " + base.source, range_factor=factor)
 
 
 def read_cycle_csv(path: str | Path, name: str | None = None) -> Cycle:
@@ -168,7 +204,7 @@ def read_cycle_csv(path: str | Path, name: str | None = None) -> Cycle:
         raise CycleError(str(path), 1, "missing column 'speed_mps' or 'speed_kmh'")
     time_col = header.index("time_s")
     grade_col = header.index("grade_percent") if "grade_percent" in header else None
-    data = []
+    data, rows_of_data = [], []
     for i, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -185,8 +221,35 @@ def read_cycle_csv(path: str | Path, name: str | None = None) -> Cycle:
         if data and t <= data[-1][0]:
             raise CycleError(str(path), i, f"time_s {t} does not increase (previous {data[-1][0]})")
         data.append((t, v, g))
+        rows_of_data.append(i)
     if len(data) < 2:
         raise CycleError(str(path), None, "needs at least two samples")
     arr = np.array(data, dtype=float)
+    _check_plausible(str(path), arr, rows_of_data, header[speed_col])
     return Cycle(name or path.stem, arr[:, 0], arr[:, 1], arr[:, 2], source=f"user file {path}",
                  description="user cycle")
+
+
+def _check_plausible(file: str, arr: np.ndarray, rows: list[int], speed_header: str) -> None:
+    """Speeds, accelerations and grades a road car can drive, and some distance: the first offending
+    row is named (rows counted as a spreadsheet shows them, header = row 1)."""
+    t, v, g = arr[:, 0], arr[:, 1], arr[:, 2]
+    fast = np.flatnonzero(v > MAX_SPEED_MPS)
+    if len(fast):
+        i = int(fast[0])
+        hint = " (km/h under a speed_mps header? use a speed_kmh column)" if speed_header == "speed_mps" else ""
+        raise CycleError(file, rows[i], f"speed {v[i]:.1f} m/s ({v[i] * KMH_PER_MPS:.0f} km/h) is above "
+                         f"{MAX_SPEED_MPS:.0f} m/s{hint}")
+    accel = np.diff(v) / np.diff(t)
+    hard = np.flatnonzero(np.abs(accel) > MAX_ACCEL_MPS2)
+    if len(hard):
+        i = int(hard[0]) + 1
+        raise CycleError(file, rows[i], f"speed changes by {accel[i - 1]:+.1f} m/s^2 from the previous row; more than "
+                         f"{MAX_ACCEL_MPS2:.0f} m/s^2 is no drive cycle (units or a missing row?)")
+    steep = np.flatnonzero(np.abs(g) > MAX_GRADE_PERCENT)
+    if len(steep):
+        i = int(steep[0])
+        raise CycleError(file, rows[i], f"grade {g[i]:+.1f} % is steeper than {MAX_GRADE_PERCENT:.0f} % "
+                         "(grade_percent is in percent: 5 for 5 %)")
+    if float(np.sum(0.5 * (v[1:] + v[:-1]) * np.diff(t))) <= 0.0:
+        raise CycleError(file, None, "the trace covers no distance (every speed is zero)")

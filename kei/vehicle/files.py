@@ -73,13 +73,43 @@ DRIVELINE_FIELDS = (
     Field("gear_ratio", float, "-", "motor speed / wheel speed", default=FROM_DEFAULTS, min=1, max=30),
     Field("rotating_mass_factor", float, "-", "equivalent rotating inertia as a mass multiplier", default=FROM_DEFAULTS, min=1.0, max=1.3),
 )
+BRAKING_KINDS = ("cooperative", "blended")
 REGEN_FIELDS = (
-    Field("max_fraction", float, "-", "share of braking power the motor can recover", default=FROM_DEFAULTS, min=0.0, max=1.0),
-    Field("full_speed_kmh", float, "km/h", "speed above which regen is at max_fraction", default=FROM_DEFAULTS, min=0.0),
-    Field("zero_speed_kmh", float, "km/h", "speed below which regen is zero", default=FROM_DEFAULTS, min=0.0),
+    Field("braking", str, "-", "cooperative (brake-by-wire: the motor brakes first) or blended (friction brakes "
+          "and motor share every stop)", default=FROM_DEFAULTS, choices=BRAKING_KINDS),
+    Field("max_fraction", float, "-", "share of braking power the motor recovers at speed; none = the "
+          "braking kind's share", default=None, min=0.0, max=1.0),
+    Field("cooperative_fraction", float, "-", "share recovered with cooperative braking", default=FROM_DEFAULTS, min=0.0, max=1.0),
+    Field("blended_fraction", float, "-", "share recovered with blended braking", default=FROM_DEFAULTS, min=0.0, max=1.0),
+    Field("fade_coefficient", float, "-", "low-speed fade: share = max / (1 + a exp(-b v)), a", default=FROM_DEFAULTS, min=0.0),
+    Field("fade_rate_per_kmh", float, "1/(km/h)", "low-speed fade: b", default=FROM_DEFAULTS, min=0.0),
 )
 AUX_FIELDS = (Field("power_w", float, "W", "constant auxiliary load", default=FROM_DEFAULTS, min=0.0, max=20000),)
-LOAD_FIELDS = (Field("payload_kg", float, "kg", "test payload on top of curb mass", default=FROM_DEFAULTS, min=0.0, max=5000),)
+CATEGORIES = ("passenger", "freight")
+LOAD_FIELDS = (
+    Field("category", str, "-", "passenger or freight (Japanese 4-number / EU N1): picks the test-mass load share",
+          default="passenger", choices=CATEGORIES),
+    Field("seats", int, "-", "seating capacity (used by the test-mass rules)", default=FROM_DEFAULTS, min=1, max=20),
+    Field("max_payload_kg", float, "kg", "maximum payload beyond the occupants (spec sheet's max load, 350 kg for "
+          "kei vans); 0 for passenger cars", default=0.0, min=0.0, max=5000),
+    Field("payload_kg", float, "kg", "test payload on top of curb mass; overrides every procedure's test-mass rule; "
+          "none = the procedure's rule", default=None, min=0.0, max=5000),
+)
+ROAD_LOAD_FIELDS = (
+    Field("f0_n", float, "N", "coastdown target coefficient: constant force (replaces Crr x m g); give all three",
+          default=None, min=0.0, max=5000),
+    Field("f1_n_per_mps", float, "N/(m/s)", "coastdown target coefficient: force per speed", default=None, min=-100, max=500),
+    Field("f2_n_per_mps2", float, "N/(m/s)^2", "coastdown target coefficient: force per speed squared (replaces "
+          "1/2 rho Cd A)", default=None, min=0.0, max=20),
+    Field("parasitic_rolling_coefficient", float, "-", "without coastdown coefficients: drag a coastdown sees beyond "
+          "the tyres' Crr (bearings, brake pads, driveline), as a coefficient of m g", default=FROM_DEFAULTS, min=0.0, max=0.02),
+    Field("aero_drag_factor", float, "-", "without coastdown coefficients: coastdown drag area over the maker's Cd x A "
+          "(wheel rotation, cooling flow, mirrors, yaw)", default=FROM_DEFAULTS, min=0.5, max=2.0),
+)
+CHARGING_FIELDS = (
+    Field("ac_dc_efficiency", float, "-", "energy into the cells over energy from the wall (charger + charging "
+          "losses): turns the model's DC figures into a label's AC consumption", default=FROM_DEFAULTS, min=0.5, max=1.0),
+)
 ENV_FIELDS = (
     Field("air_density_kg_m3", float, "kg/m3", "air density", default=FROM_DEFAULTS, min=0.5, max=1.5),
     Field("gravity_m_s2", float, "m/s2", "gravitational acceleration", default=FROM_DEFAULTS, min=9.7, max=9.9),
@@ -93,8 +123,8 @@ DESIGN_FIELDS = (
 )
 SECTIONS = {
     "body": BODY_FIELDS, "battery": BATTERY_FIELDS, "motor": MOTOR_FIELDS, "driveline": DRIVELINE_FIELDS,
-    "regen": REGEN_FIELDS, "auxiliary": AUX_FIELDS, "load": LOAD_FIELDS, "environment": ENV_FIELDS,
-    "design": DESIGN_FIELDS,
+    "regen": REGEN_FIELDS, "auxiliary": AUX_FIELDS, "load": LOAD_FIELDS, "road_load": ROAD_LOAD_FIELDS,
+    "charging": CHARGING_FIELDS, "environment": ENV_FIELDS, "design": DESIGN_FIELDS,
 }
 REQUIRED_SECTIONS = ("body", "battery", "motor")
 CONSISTENCY_TOLERANCE = 0.01  # stated pack energy/voltage vs series x parallel x cell, relative
@@ -205,9 +235,19 @@ class Driveline:
 
 @dataclass(frozen=True)
 class Regen:
-    max_fraction: float
-    full_speed_kmh: float
-    zero_speed_kmh: float
+    braking: str
+    max_fraction: float | None    # None: the braking kind's share
+    cooperative_fraction: float
+    blended_fraction: float
+    fade_coefficient: float
+    fade_rate_per_kmh: float
+
+    @property
+    def share(self) -> float:
+        """Share of braking power recovered at speed."""
+        if self.max_fraction is not None:
+            return self.max_fraction
+        return self.cooperative_fraction if self.braking == "cooperative" else self.blended_fraction
 
 
 @dataclass(frozen=True)
@@ -217,7 +257,30 @@ class Auxiliary:
 
 @dataclass(frozen=True)
 class Load:
-    payload_kg: float
+    seats: int
+    category: str = "passenger"
+    max_payload_kg: float = 0.0
+    payload_kg: float | None = None   # None: the procedure's test-mass rule
+
+
+@dataclass(frozen=True)
+class RoadLoad:
+    """Coastdown target coefficients (all three, or none) and the convention used without them."""
+
+    parasitic_rolling_coefficient: float
+    aero_drag_factor: float
+    f0_n: float | None = None
+    f1_n_per_mps: float | None = None
+    f2_n_per_mps2: float | None = None
+
+    @property
+    def coastdown(self) -> bool:
+        return self.f0_n is not None
+
+
+@dataclass(frozen=True)
+class Charging:
+    ac_dc_efficiency: float
 
 
 @dataclass(frozen=True)
@@ -245,14 +308,12 @@ class Vehicle:
     regen: Regen
     auxiliary: Auxiliary
     load: Load
+    road_load: RoadLoad
+    charging: Charging
     environment: Environment
     description: str = ""
     top_speed_kmh: float | None = None
     design: DesignInfo = DesignInfo()
-
-    @property
-    def test_mass_kg(self) -> float:
-        return self.body.curb_mass_kg + self.load.payload_kg
 
 
 # ---- loading ----------------------------------------------------------------------------------
@@ -311,13 +372,17 @@ def vehicle_from_dict(raw: dict, *, file: str = "<vehicle>", defaults: dict | No
     motor = Motor(**motor_table)
     _check_motor_map(motor, file)
     regen = Regen(**tables["regen"])
-    if regen.zero_speed_kmh > regen.full_speed_kmh:
-        raise ConfigError(file, "regen.zero_speed_kmh", "must not exceed regen.full_speed_kmh")
+    road_load = RoadLoad(**tables["road_load"])
+    given = [k for k in ("f0_n", "f1_n_per_mps", "f2_n_per_mps2") if getattr(road_load, k) is not None]
+    if given and len(given) < 3:
+        missing = next(k for k in ("f0_n", "f1_n_per_mps", "f2_n_per_mps2") if getattr(road_load, k) is None)
+        raise ConfigError(file, f"road_load.{missing}", "coastdown coefficients go together: give f0_n, f1_n_per_mps and f2_n_per_mps2")
     return Vehicle(
         name=top["name"], description=top["description"], top_speed_kmh=top["top_speed_kmh"],
         body=Body(**tables["body"]), battery=battery, motor=motor,
         driveline=Driveline(**tables["driveline"]), regen=regen, auxiliary=Auxiliary(**tables["auxiliary"]),
-        load=Load(**tables["load"]), environment=Environment(**tables["environment"]),
+        load=Load(**tables["load"]), road_load=road_load, charging=Charging(**tables["charging"]),
+        environment=Environment(**tables["environment"]),
         design=DesignInfo(**tables["design"]),
     )
 
@@ -406,3 +471,18 @@ def _toml_value(value: Any) -> str:
 
 def field_names(cls) -> list[str]:
     return [f.name for f in dc_fields(cls)]
+
+
+# ---- coastdown coefficients -------------------------------------------------------------------
+N_PER_LBF = 4.4482216152605   # exact: 1 lbf = 0.45359237 kg x 9.80665 m/s^2
+MPS_PER_MPH = 0.44704         # exact: 1 mi/h = 1609.344 m / 3600 s
+
+
+def coastdown_from_epa(a_lbf: float, b_lbf_per_mph: float, c_lbf_per_mph2: float) -> tuple[float, float, float]:
+    """EPA target coefficients (test-car list A, B, C) as [road_load] f0_n, f1_n_per_mps, f2_n_per_mps2."""
+    return (a_lbf * N_PER_LBF, b_lbf_per_mph * N_PER_LBF / MPS_PER_MPH, c_lbf_per_mph2 * N_PER_LBF / MPS_PER_MPH**2)
+
+
+def epa_from_coastdown(f0_n: float, f1_n_per_mps: float, f2_n_per_mps2: float) -> tuple[float, float, float]:
+    """The inverse of coastdown_from_epa: (A lbf, B lbf/(mi/h), C lbf/(mi/h)^2)."""
+    return (f0_n / N_PER_LBF, f1_n_per_mps * MPS_PER_MPH / N_PER_LBF, f2_n_per_mps2 * MPS_PER_MPH**2 / N_PER_LBF)

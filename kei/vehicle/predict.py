@@ -8,7 +8,10 @@ range it compares the measurement with, and the report's predicted curves.
     prediction.series(3000.0)      # time, speed, current, voltage, SOC over 3000 s, the cycle repeated
 
 `predicted_range_km` is the unadjusted drive-to-empty range of the flattened trace (for a plain
-cycle this is `simulate(...).range_km`); a composite cycle's label range is given beside it.
+cycle this is `simulate(...).range_km`); a composite cycle's label range is given beside it. The
+per-step arrays are those of the DRIVEN trace (the car drives what it can: energy_model.md), and
+`figures()` says whether the run is a valid test of its procedure (`valid_test`, `validity_reason`)
+and gives the 90 % band of the predicted range (`range_km_p05`, `range_km_p95`) and energy.
 """
 from __future__ import annotations
 
@@ -83,6 +86,19 @@ class Prediction:
         }
         if self.cycle.is_composite:
             out["label_range_km"] = float(sim.range_km)
+        # Whether the run is a valid test of its procedure (the bench refuses or flags one that is not),
+        # and the 90 % band from the inputs' uncertainty, scaled onto the predicted (unadjusted) range.
+        out["procedure"] = sim.procedure
+        out["valid_test"] = bool(sim.valid_test)
+        out["validity_reason"] = sim.validity_reason
+        out["test_mass_kg"] = float(sim.test_mass_kg)
+        band = sim.band
+        if band and sim.range_km > 0:
+            scale = sim.trace_range_km / sim.range_km
+            out["range_km_p05"] = float(band["range_km_p05"] * scale)
+            out["range_km_p95"] = float(band["range_km_p95"] * scale)
+            out["energy_wh_per_km_p05"] = float(band["energy_wh_per_km_p05"])
+            out["energy_wh_per_km_p95"] = float(band["energy_wh_per_km_p95"])
         return out
 
     def series(self, duration_s: float) -> dict[str, np.ndarray]:

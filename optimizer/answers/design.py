@@ -61,6 +61,8 @@ class Design:
     verified_range_km: float | None = None
     verified_wh_per_km: float | None = None
     trace_miss_s: float | None = None
+    verified_band: dict = field(default_factory=dict)  # the simulation's 90 % band (range_km_p05, ...)
+    valid_test: bool | None = None                     # the simulation is a valid test of the problem's procedure
     binding: list = field(default_factory=list)
 
     @property
@@ -81,6 +83,12 @@ class Design:
             "range_km": round(x.range_km, 3),
             "verified_range_km": None if x.verified_range_km is None else round(x.verified_range_km, 3),
             "range_drift": None if x.drift is None else round(x.drift, 5),
+            # The simulation's 90 % band from the inputs' uncertainty (configs/uncertainty.toml).
+            "range_km_p05": round(x.verified_band["range_km_p05"], 3) if x.verified_band else None,
+            "range_km_p95": round(x.verified_band["range_km_p95"], 3) if x.verified_band else None,
+            "energy_wh_per_km_p05": round(x.verified_band["energy_wh_per_km_p05"], 3) if x.verified_band else None,
+            "energy_wh_per_km_p95": round(x.verified_band["energy_wh_per_km_p95"], 3) if x.verified_band else None,
+            "valid_test": x.valid_test,
             "price_usd": round(x.price_usd, 2),
             "mass_kg": round(x.curb_mass_kg, 2),
             "test_mass_kg": round(x.test_mass_kg, 2),

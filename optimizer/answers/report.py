@@ -46,7 +46,9 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     need = f", at least {d.min_range_km:g} km" if d.min_range_km is not None else ""
     lines = [f"{p.name}: {p.objective.replace('_', ' ')} on {d.cycle.name}{cap}{need} "
              f"({p.limits.profile} limits, {p.price.name} prices)"]
-    verified = (f" (simulated {x.verified_range_km:.1f} km, model {x.drift:+.2%})" if x.verified_range_km is not None
+    band = (f", 90 % band {x.verified_band['range_km_p05']:.0f}-{x.verified_band['range_km_p95']:.0f} km"
+            if x.verified_band else "")
+    verified = (f" (simulated {x.verified_range_km:.1f} km{band}, model {x.drift:+.2%})" if x.verified_range_km is not None
                 else " (not verified)")
     lines.append(f"  range          {x.range_km:.1f} km{verified}")
     lines.append(f"  price          ${x.price_usd:,.0f}")

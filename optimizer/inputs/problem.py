@@ -22,7 +22,7 @@ from kei.optimizer.inputs.regulations import Limits, load_limits
 from kei.resources import named
 from kei.schema import Field, read_toml, validate_table
 from kei.vehicle.cycles import load_cycle
-from kei.vehicle.files import load_model_defaults
+from kei.vehicle.procedures import raw_trace_payload_kg
 
 OBJECTIVES = ("max_range", "min_price")
 DEFAULT_PRICE_CAP_USD = 15000.0  # the headline question of the project: a $15,000 car (issue 3)
@@ -34,7 +34,7 @@ TOP_FIELDS = (
     Field("cycle", str, "-", "drive cycle: a bundled name or a CSV path (relative to the problem file)"),
     Field("price_cap_usd", float, "USD", "retail price limit", default=DEFAULT_PRICE_CAP_USD, min=1.0),
     Field("min_range_km", float, "km", "range the car must reach (required for min_price)", default=None, min=0.0),
-    Field("payload_kg", float, "kg", "test payload on top of curb mass (default: model defaults)", default=None,
+    Field("payload_kg", float, "kg", "test payload on top of curb mass (default: the raw-trace load of configs/procedures.toml)", default=None,
           min=0.0, max=5000),
     Field("catalog", str, "-", "catalog directory (relative to the problem file; default configs/catalog)",
           default=""),
@@ -122,7 +122,7 @@ def problem_from_dict(raw: dict, *, file: str = "<problem>", base_dir: Path | No
 
     payload = top["payload_kg"]
     if payload is None:
-        payload = load_model_defaults()["load"]["payload_kg"]
+        payload = raw_trace_payload_kg()
     catalog_dir = None
     if top["catalog"]:
         catalog_dir = Path(top["catalog"]) if Path(top["catalog"]).is_absolute() else base_dir / top["catalog"]

@@ -25,7 +25,7 @@ import numpy as np
 
 from kei.units import KMH_PER_MPS
 from kei.vehicle.cycles import Cycle
-from kei.vehicle.energy import VehicleParams, energy_per_km_batch
+from kei.vehicle.energy import energy_per_km_batch, params_from_defaults
 
 # The reference pack only sets the finite-difference step that measures P_eff: a pack losing this
 # share of the power at the motor's peak output keeps the loss first-order (second-order terms are
@@ -78,33 +78,24 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
     reference_r = REFERENCE_LOSS_AT_PEAK / phys.peak_power_w  # ohm at 1 V: loss share = P R / V^2
     resistance = np.concatenate([np.zeros((n_pairs, mass_points)), reference_r[:, None]], axis=1).ravel()
     scale = phys.map_scale
-    d = defaults
-    params = VehicleParams(
+    # The generic defaults (regen, aux, road-load convention, ...) with the pairs' own figures on top.
+    params = params_from_defaults(
+        defaults,
         mass_kg=mass,
-        rotating_mass_factor=d["driveline"]["rotating_mass_factor"],
         drag_area_m2=per_variant(phys.drag_area_m2, reps),
         rolling_resistance_coefficient=per_variant(phys.rolling_resistance_coefficient, reps),
-        air_density_kg_m3=d["environment"]["air_density_kg_m3"],
-        gravity_m_s2=d["environment"]["gravity_m_s2"],
-        driveline_efficiency=per_variant(d["driveline"]["efficiency"] * scale, reps),
+        driveline_efficiency=per_variant(defaults["driveline"]["efficiency"] * scale, reps),
         gear_ratio=per_variant(phys.gear_ratio, reps),
-        wheel_radius_m=d["body"]["wheel_radius_m"],
         motor_peak_power_w=per_variant(phys.peak_power_w / scale, reps),
         motor_peak_torque_nm=per_variant(phys.peak_torque_nm / scale, reps),
         motor_max_speed_rpm=per_variant(phys.max_speed_rpm, reps),
         top_speed_mps=top_speed_kmh / KMH_PER_MPS if top_speed_kmh else np.inf,
-        regen_max_fraction=d["regen"]["max_fraction"],
-        regen_full_speed_mps=d["regen"]["full_speed_kmh"] / KMH_PER_MPS,
-        regen_zero_speed_mps=d["regen"]["zero_speed_kmh"] / KMH_PER_MPS,
-        aux_power_w=d["auxiliary"]["power_w"],
         pack_voltage_v=1.0,  # only R / V^2 matters; 1 V keeps R in ohm = loss per watt
         pack_resistance_ohm=resistance,
         pack_max_discharge_current_a=np.inf,
         pack_max_charge_current_a=np.inf,
         pack_energy_wh=1.0,  # not used by energy per km
         usable_fraction=1.0,
-        motor_map_fractions=tuple(d["motor"]["efficiency_power_fractions"]),
-        motor_map_efficiencies=tuple(d["motor"]["efficiency_values"]),
     )
     whkm = energy_per_km_batch(params, cycle).reshape(n_pairs, reps)
     lossless, lossy = whkm[:, :mass_points], whkm[:, mass_points]

@@ -29,6 +29,7 @@ from kei.optimizer.prepare.performance import (
 from kei.optimizer.prepare.screen import Rejection, explain_empty, screen_bodies, screen_motors
 from kei.optimizer.solving.solver import SolverSettings
 from kei.vehicle.cycles import Cycle
+from kei.vehicle.energy import road_load_from_body
 
 PERF_NAMES = ("accel_0_100", "top_speed", "grade", "cycle")
 CONTINUOUS_NAMES = ("top_speed", "grade")   # the needs held for minutes: the pack's continuous rate feeds them
@@ -267,8 +268,10 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         reasons["too heavy for the gross-mass limit"] = lo > max_test_mass
 
     road = Road.from_defaults(d)
-    body_cda = np.array([b.drag_area_m2 for b in bodies])[pb]
-    body_crr = np.array([b.rolling_resistance_coefficient for b in bodies])[pb]
+    # The bodies' Cd A and Crr as a coastdown sees them (the energy model's road-load convention).
+    body_cda, body_crr = road_load_from_body(np.array([b.drag_area_m2 for b in bodies])[pb],
+                                             np.array([b.rolling_resistance_coefficient for b in bodies])[pb],
+                                             d["road_load"])
     structural = ~np.any(np.array(list(reasons.values())), axis=0)
     priced = structural.copy()
     if price_screen and cap is not None:

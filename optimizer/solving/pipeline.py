@@ -192,6 +192,8 @@ def verify_design(data: ModelData, design: Design) -> None:
     design.verified_range_km = result.range_km
     design.verified_wh_per_km = result.energy_wh_per_km
     design.trace_miss_s = result.trace_miss_s
+    design.verified_band = result.band
+    design.valid_test = result.valid_test
 
 
 def add_distinct_cut(model, data: ModelData, design: Design) -> None:

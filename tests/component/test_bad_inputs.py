@@ -44,7 +44,7 @@ def problem_with(old: str, new: str) -> bytes:
     return edited(PROBLEM, old, new)
 
 
-TRACE = b"time_s,speed_mps\n0,0\n1,5\n2,10\n3,0\n"
+TRACE = b"time_s,speed_mps\n0,0\n10,5\n20,10\n30,0\n"   # 150 m in 30 s, at most 1 m/s^2
 
 CASES = [
     # ---- vehicle and design files ---------------------------------------------------------------
@@ -77,13 +77,17 @@ CASES = [
          (("c.csv", b"time_s,speed_mps\n0,0\n2,3\n1,0\n"),)),
     Case("cycle-one-sample", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 3, ("c.csv", "two samples"),
          (("c.csv", b"time_s,speed_mps\n0,0\n"),)),
+    Case("cycle-kmh-under-mps-header", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 3, ("c.csv", "row", "km/h"),
+         (("c.csv", b"time_s,speed_mps\n" + b"".join(b"%d,%d\n" % (i, min(4 * i, 100)) for i in range(40)) + b"40,0\n"),)),
+    Case("cycle-acceleration-too-high", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 3, ("c.csv", "row 4", "m/s^2"),
+         (("c.csv", b"time_s,speed_mps\n0,0\n1,2\n2,20\n3,20\n40,0\n"),)),
     Case("cycle-empty", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 3, ("c.csv", "empty"),
          (("c.csv", b""),)),
     Case("cycle-utf16", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 3, ("c.csv", "UTF-16"),
          (("c.csv", codecs.BOM_UTF16_LE + TRACE.decode().encode("utf-16-le")),)),
     Case("cycle-is-a-folder", ("simulate", str(SAKURA), "--cycle", "{tmp}/d.csv"), 3, ("d.csv", "is a folder"),
          (("d.csv/keep", b""),)),
-    Case("cycle-utf8-bom-accepted", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 0, (" on c (0.01 km, 3 s)",),
+    Case("cycle-utf8-bom-accepted", ("simulate", str(SAKURA), "--cycle", "{tmp}/c.csv"), 0, (" on c (0.15 km",),
          (("c.csv", codecs.BOM_UTF8 + TRACE),)),
     # ---- problem files --------------------------------------------------------------------------
     Case("problem-missing", ("solve", "{tmp}/p.toml"), 3, ("{tmp}/p.toml", "not found")),

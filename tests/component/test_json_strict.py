@@ -16,14 +16,14 @@ def strict(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-STILL = "time_s,speed_mps\n0,0\n60,0\n"   # a car that stands still: no distance, no Wh/km
+DOWNHILL = "time_s,speed_mps,grade_percent\n0,0,0\n10,10,-12\n300,10,-12\n310,0,0\n"  # regen beats the load: no finite range
 
 
 @pytest.mark.parametrize("argv,code", [
     (["cycles", "--json"], 0),
     (["catalog", "--json"], 0),
     (["simulate", "nissan_sakura", "--json"], 0),
-    (["simulate", "nissan_sakura", "--cycle", "{tmp}/still.csv", "--json"], 0),
+    (["simulate", "nissan_sakura", "--cycle", "{tmp}/downhill.csv", "--json"], 0),
     (["solve", "us_kei_150km", "--json"], 0),
     (["solve", "us_kei_15k", "--json"], 4),
     (["hil", "ports", "--json"], 0),
@@ -31,18 +31,18 @@ STILL = "time_s,speed_mps\n0,0\n60,0\n"   # a car that stands still: no distance
 ])
 def test_json_outputs_are_strict(argv, code, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "still.csv").write_text(STILL)
+    (tmp_path / "downhill.csv").write_text(DOWNHILL)
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == code
     strict(capsys.readouterr().out)
 
 
 def test_a_degenerate_figure_is_null_with_its_reason(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "still.csv").write_text(STILL)
-    assert main(["simulate", str(ROOT / "configs/vehicles/nissan_sakura.toml"), "--cycle", "still.csv", "--json"]) == 0
+    (tmp_path / "downhill.csv").write_text(DOWNHILL)
+    assert main(["simulate", str(ROOT / "configs/vehicles/nissan_sakura.toml"), "--cycle", "downhill.csv", "--json"]) == 0
     out = strict(capsys.readouterr().out)
     nulls = [k for k, v in out.items() if v is None]
-    assert nulls and all(k in out["null_reasons"] for k in nulls), out
+    assert "range_km" in nulls and all(k in out["null_reasons"] for k in nulls), out
 
 
 def test_to_json_names_the_path_of_every_non_finite_number():

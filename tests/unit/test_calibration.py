@@ -1,22 +1,62 @@
-"""The calibration target of issue 2: the Sakura on the Japanese WLTC mode within 5 % of 180 km,
-with the generic defaults only (the vehicle file sets no model parameter)."""
+"""The calibration: the Sakura on the Japanese WLTC mode within 3 % of 180 km with the jointly fitted
+generic defaults, calibration cars that set no model parameter, and the fitting machinery (bounded
+least squares on relative error) recovering known parameters on a small synthetic set."""
+import copy
+
+import numpy as np
+import pytest
+
+from kei.resources import config_file
+from kei.schema import read_toml
+from kei.vehicle.calibrate import CalibrationCar, Figure, fit_defaults, load_calibration, with_values
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
-from kei.vehicle.files import load_vehicle
+from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict
 
 OFFICIAL_RANGE_KM = 180.0  # source: Nissan spec sheet, Japanese WLTC mode (reference_vehicles.md)
-TOLERANCE = 0.05           # issue 2
+TOLERANCE = 0.03           # issue 10: with the jointly fitted defaults
+CAR_KEYS = {"name", "description", "top_speed_kmh", "body", "battery", "motor", "load", "regen"}
 
 
-def test_sakura_file_sets_no_model_parameter(sakura_path):
-    import tomllib
-
-    raw = tomllib.loads(sakura_path.read_text())
-    assert set(raw) <= {"name", "description", "top_speed_kmh", "body", "battery", "motor"}
-    assert set(raw["motor"]) <= {"id", "peak_power_kw", "peak_torque_nm"}
+def test_calibration_cars_set_no_model_parameter():
+    """Facts of each car only: the generic figures (aux, regen shares, fade, road-load convention,
+    charging) come from model_defaults.toml; a published usable share and the braking kind are facts."""
+    cars = load_calibration()
+    assert len(cars) == 16
+    for car in cars:
+        raw = car.raw
+        assert set(raw) <= CAR_KEYS, car.name
+        assert set(raw.get("regen", {})) <= {"braking"}, car.name
+        assert set(raw.get("load", {})) <= {"seats", "category", "max_payload_kg"}, car.name
+        assert set(raw["motor"]) <= {"id", "peak_power_kw", "peak_torque_nm"}, car.name
+        assert set(raw["battery"]) <= {"energy_kwh", "nominal_voltage_v", "chemistry", "usable_fraction"}, car.name
 
 
 def test_sakura_range_on_wltc_jp(sakura_path):
     result = simulate(load_vehicle(sakura_path), load_cycle("wltc_jp"))
     assert abs(result.range_km / OFFICIAL_RANGE_KM - 1) < TOLERANCE
-    assert result.trace_miss_s == 0
+    assert result.trace_miss_s == 0 and result.valid_test
+    assert result.band["range_km_p05"] < OFFICIAL_RANGE_KM < result.band["range_km_p95"]
+
+
+def test_fit_recovers_known_defaults_from_synthetic_figures():
+    """Two cars' figures made by the model at known values: the fit, started elsewhere, finds them."""
+    truth = load_model_defaults()
+    known = {("auxiliary", "power_w"): 350.0, ("regen", "cooperative_fraction"): 0.88,
+             ("road_load", "aero_drag_factor"): 1.05}
+    made = with_values(truth, known)
+    cars = []
+    for name, proc in (("nissan_sakura", "epa_city"), ("chevrolet_bolt_2017", "epa_highway")):
+        raw = copy.deepcopy(read_toml(config_file(f"vehicles/{name}.toml")))
+        raw["regen"] = {"braking": "cooperative"}
+        v = vehicle_from_dict(raw, file=name, defaults=made)
+        figs = []
+        for p in (proc, "wltc_jp", "epa_highway" if proc == "epa_city" else "epa_city"):
+            figs.append(Figure(name, "range_km", simulate(v, load_cycle(p)).range_km, p))
+        cars.append(CalibrationCar(name, raw, tuple(figs), "synthetic"))
+    start = with_values(truth, {("auxiliary", "power_w"): 250.0, ("regen", "cooperative_fraction"): 0.95,
+                                ("road_load", "aero_drag_factor"): 1.0})
+    fitted = fit_defaults(cars, start, keys=tuple(known), max_iterations=25)
+    for key, value in known.items():
+        assert fitted.values[key] == pytest.approx(value, rel=0.02), key
+    assert np.max(np.abs(fitted.residuals)) < 1e-3

@@ -20,7 +20,11 @@ PUBLISHED = {
     "wltc_3a": (23.19, 1800, 131.3),
     "wltc_2": (22.65, 1800, 123.1),
     "wltc_1": (11.43, 1611, 64.4),
+    "nedc_trace": (11.01, 1179, 120.0),
     "nedc": (11.01, 1179, 120.0),
+    "epa_city": (11.99, 1369, 91.2),
+    "epa_highway": (16.51, 765, 96.4),
+    "wltp": (23.27, 1800, 131.3),
     "wltc_jp": (15.01, 1477, 97.4),
 }
 
@@ -39,6 +43,7 @@ def test_bundled_cycle_matches_published_figures(name):
 
 def test_every_cycle_name_loads_and_the_table_is_complete():
     assert set(cycle_names()) == set(PUBLISHED) | {"epa_combined"}
+    assert {"epa_city", "epa_highway", "epa_combined", "wltp", "wltc_jp", "nedc"} <= set(cycle_names())
 
 
 def test_wltc_jp_is_wltc_3b_without_extra_high():
@@ -51,12 +56,13 @@ def test_wltc_jp_is_wltc_3b_without_extra_high():
 def test_epa_combined_follows_the_label_rule(sakura_path):
     v = load_vehicle(sakura_path)
     combined = simulate(v, load_cycle("epa_combined"))
-    city, highway = simulate(v, load_cycle("udds")), simulate(v, load_cycle("hwfet"))
+    city, highway = simulate(v, load_cycle("epa_city")), simulate(v, load_cycle("epa_highway"))
     # 55/45 on energy per distance...
     assert combined.energy_wh_per_km == pytest.approx(0.55 * city.energy_wh_per_km + 0.45 * highway.energy_wh_per_km,
                                                       rel=1e-12)
     # ...which is the harmonic mean of the unadjusted ranges, then x 0.7.
-    assert combined.range_km == pytest.approx(0.7 / (0.55 / city.range_km + 0.45 / highway.range_km), rel=1e-12)
+    assert combined.range_km == pytest.approx(1 / (0.55 / city.range_km + 0.45 / highway.range_km), rel=1e-12)
+    assert city.range_km == pytest.approx(0.7 * city.trace_range_km, rel=1e-12)
     assert combined.range_km == pytest.approx(0.7 * v.battery.usable_energy_wh / combined.energy_wh_per_km, rel=0.01)
     assert combined.distance_km == pytest.approx(city.distance_km + highway.distance_km, rel=1e-12)
 
@@ -97,10 +103,10 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_speed_kmh_equals_speed_mps(tmp_path):
-    kmh = read_cycle_csv(write(tmp_path, "time_s,speed_kmh\n0,0\n1,36\n3,72\n4,0\n", "a.csv"))
-    mps = read_cycle_csv(write(tmp_path, "time_s,speed_mps\n0,0\n1,10\n3,20\n4,0\n", "b.csv"))
+    kmh = read_cycle_csv(write(tmp_path, "time_s,speed_kmh\n0,0\n1,3.6\n3,36\n8,0\n", "a.csv"))
+    mps = read_cycle_csv(write(tmp_path, "time_s,speed_mps\n0,0\n1,1\n3,10\n8,0\n", "b.csv"))
     assert np.allclose(kmh.speed_mps, mps.speed_mps, rtol=1e-15)
-    assert kmh.max_speed_kmh == pytest.approx(72.0)
+    assert kmh.max_speed_kmh == pytest.approx(36.0)
 
 
 def test_columns_in_any_order_with_grade_and_blank_lines(tmp_path):
@@ -126,12 +132,13 @@ def test_uneven_time_steps_integrate_exactly(tmp_path, sakura_path):
     assert cycle.mean_speed_kmh == pytest.approx(expected_m / 50 * KMH_PER_MPS)
 
     v = load_vehicle(sakura_path)
-    steps = run_trace(params_from_vehicle(v), cycle.time_s, cycle.speed_mps, cycle.grade_percent)
+    p = params_from_vehicle(v)
+    steps = run_trace(p, cycle.time_s, cycle.speed_mps, cycle.grade_percent)
     energy_j = {k: steps[k] * steps["dt_s"] for k in ("inertia_w", "aero_w")}
     end_s = cycle.time_s[1:]
     up, cruise = end_s <= 10.0, (end_s > 10.0) & (end_s <= 40.0)
-    kinetic_j = 0.5 * v.test_mass_kg * v.driveline.rotating_mass_factor * 20.0**2
+    kinetic_j = 0.5 * p.mass_kg * v.driveline.rotating_mass_factor * 20.0**2
     assert energy_j["inertia_w"][up].sum() == pytest.approx(kinetic_j, rel=1e-12)
     assert energy_j["inertia_w"].sum() == pytest.approx(0.0, abs=1e-6)  # nets to zero, start to stop
-    drag_j = 0.5 * v.environment.air_density_kg_m3 * v.body.drag_coefficient * v.body.frontal_area_m2 * 20.0**3 * 30
+    drag_j = 0.5 * v.environment.air_density_kg_m3 * p.drag_area_m2 * 20.0**3 * 30
     assert energy_j["aero_w"][cruise].sum() == pytest.approx(drag_j, rel=1e-12)

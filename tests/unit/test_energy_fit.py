@@ -4,15 +4,18 @@ import pytest
 
 from kei.optimizer.prepare.fit import PairPhysics, fit_energy
 from kei.vehicle.cycles import load_cycle
-from kei.vehicle.energy import batch_params, energy_per_km_batch
+from kei.vehicle.energy import batch_params, energy_per_km_batch, road_load_from_body
 from kei.vehicle.files import load_model_defaults
+from kei.vehicle.procedures import raw_trace_payload_kg
 
 DEFAULTS = load_model_defaults()
 MAP_MAX = max(DEFAULTS["motor"]["efficiency_values"])
 
 
 def _phys(n=2):
-    return PairPhysics(drag_area_m2=np.array([0.70, 0.55])[:n], rolling_resistance_coefficient=np.array([0.009, 0.008])[:n],
+    # As prepare() hands them over: the bodies' road load as a coastdown sees it (the model's convention).
+    cda, crr = road_load_from_body(np.array([0.70, 0.55])[:n], np.array([0.009, 0.008])[:n], DEFAULTS["road_load"])
+    return PairPhysics(drag_area_m2=cda, rolling_resistance_coefficient=crr,
                        peak_power_w=np.array([47000.0, 60000.0])[:n], peak_torque_nm=np.array([195.0, 160.0])[:n],
                        max_speed_rpm=np.array([10455.0, 12000.0])[:n], gear_ratio=np.array([8.5, 9.0])[:n],
                        map_scale=np.array([0.93, 0.95])[:n] / MAP_MAX)
@@ -42,7 +45,7 @@ def test_pack_loss_model_predicts_a_real_packs_consumption():
     scale = 0.93 / MAP_MAX
     car = vehicle_from_dict({
         "name": "pack probe",
-        "body": {"curb_mass_kg": mass - DEFAULTS["load"]["payload_kg"], "drag_coefficient": 0.34,
+        "body": {"curb_mass_kg": mass - raw_trace_payload_kg(), "drag_coefficient": 0.34,
                  "frontal_area_m2": 0.70 / 0.34, "rolling_resistance_coefficient": 0.009, "length_m": 3.4,
                  "width_m": 1.48, "height_m": 1.65},
         "battery": {"energy_kwh": 96 * 56.3 * 3.65 / 1000, "nominal_voltage_v": v, "chemistry": "nmc", "series": 96,

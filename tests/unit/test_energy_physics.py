@@ -73,11 +73,15 @@ def test_ledger_closes_on_hilly_trace(sakura):
 
 
 def test_ledger_closes_when_the_car_misses_the_trace(sakura):
+    # An 8 kW Sakura falls behind US06 for minutes: it drives what it can (forward steps), so no
+    # energy is missing from the ledger and the distance is the one it drove.
     weak = with_(sakura, motor={"peak_power_kw": 8.0})
     result = simulate(weak, load_cycle("us06"))
-    assert result.trace_miss_s > 60 and result.shortfall_wh > 50
+    assert result.trace_miss_s > 60
+    assert result.distance_km < 0.9 * load_cycle("us06").distance_km
+    assert result.shortfall_wh == pytest.approx(0.0, abs=1e-6)
+    assert not result.valid_test and "behind the trace" in result.validity_reason
     assert_ledger_closes(result)
-    assert result.ledger_wh["shortfall"] == pytest.approx(-result.shortfall_wh)
 
 
 # ---- road load ------------------------------------------------------------------------------------
@@ -87,11 +91,13 @@ def test_constant_speed_matches_road_load_formula(sakura, speed_kmh, grade_perce
     duration_s = 600.0
     result = simulate(sakura, trace([0.0, 200.0, duration_s], v_mps, grade_percent))
 
-    body, env = sakura.body, sakura.environment
+    body, env, rl = sakura.body, sakura.environment, sakura.road_load
     theta = math.atan(grade_percent / 100)
-    force_n = (0.5 * env.air_density_kg_m3 * body.drag_coefficient * body.frontal_area_m2 * v_mps**2
-               + sakura.test_mass_kg * env.gravity_m_s2 * (body.rolling_resistance_coefficient * math.cos(theta)
-                                                           + math.sin(theta)))
+    # The body's road load as a coastdown sees it (model_defaults [road_load]) at the test mass.
+    cda = body.drag_coefficient * body.frontal_area_m2 * rl.aero_drag_factor
+    crr = body.rolling_resistance_coefficient + rl.parasitic_rolling_coefficient
+    force_n = (0.5 * env.air_density_kg_m3 * cda * v_mps**2
+               + result.test_mass_kg * env.gravity_m_s2 * (crr * math.cos(theta) + math.sin(theta)))
     wheel_w = force_n * v_mps
     assert result.wheel_power_w == pytest.approx(wheel_w, rel=1e-12)
 
@@ -164,17 +170,15 @@ def test_regen_fades_to_zero_at_low_speed_and_is_full_above(sakura):
     result = simulate(sakura, trace(t, np.maximum(v0 - 0.5 * t, 0.0)))
     v_avg = result.distance_m / result.dt_s
     braking = result.wheel_power_w < 0
-    zero_mps, full_mps = sakura.regen.zero_speed_kmh / 3.6, sakura.regen.full_speed_kmh / 3.6
-    low, high = braking & (v_avg <= zero_mps), braking & (v_avg >= full_mps)
-    assert low.any() and high.any()
-    assert np.all(result.motor_power_w[low] == 0)
     eta_d = sakura.driveline.efficiency
-    expected_shaft_w = sakura.regen.max_fraction * -result.wheel_power_w[high] * eta_d
-    assert -result.motor_power_w[high] == pytest.approx(expected_shaft_w, rel=1e-12)
-    mid = braking & (v_avg > zero_mps) & (v_avg < full_mps)
-    share = -result.motor_power_w[mid] / eta_d / -result.wheel_power_w[mid]
-    assert np.all(np.diff(share) < 0)  # slowing down: the share falls...
-    assert np.all((share > 0) & (share < sakura.regen.max_fraction))  # ...between zero and full
+    r = sakura.regen
+    # FASTSim 2's logistic fade: share = max / (1 + a exp(-b v)), v in km/h.
+    expected = r.share / (1 + r.fade_coefficient * np.exp(-r.fade_rate_per_kmh * v_avg[braking] * 3.6))
+    share = -result.motor_power_w[braking] / eta_d / -result.wheel_power_w[braking]
+    assert share == pytest.approx(expected, rel=1e-12)
+    assert share[v_avg[braking] > 25 / 3.6].min() > 0.99 * r.share      # full above ~20 km/h
+    assert share[v_avg[braking] < 5 / 3.6].max() < 0.05 * r.share       # nearly nothing at walking pace
+    assert np.all(np.diff(share) < 0)  # slowing down: the share falls
 
 
 def test_regen_is_limited_by_motor_power(sakura):
@@ -239,6 +243,7 @@ def test_drive_to_empty_stops_at_the_first_crossing():
 
 @pytest.mark.parametrize("cycle", ["udds", "wltc_jp"])
 def test_range_equals_brute_force_over_repeated_cycles(sakura, cycle):
+    sakura = with_(sakura, load={"payload_kg": 100.0})  # the repeated raw trace and the procedure: one test mass
     one = load_cycle(cycle)
     result = simulate(sakura, one)
     copies = math.ceil(result.range_km / one.distance_km) + 1

@@ -13,8 +13,9 @@ from kei.optimizer.prepare.performance import (
     steady_speed_mass_limit,
 )
 from kei.vehicle.cycles import load_cycle
-from kei.vehicle.energy import simulate
+from kei.vehicle.energy import road_load_from_body, simulate
 from kei.vehicle.files import load_model_defaults, vehicle_from_dict
+from kei.vehicle.procedures import raw_trace_payload_kg
 
 DEFAULTS = load_model_defaults()
 ROAD = Road.from_defaults(DEFAULTS)
@@ -65,7 +66,7 @@ def test_steady_speed_limit_balances_power():
 
 
 def _vehicle(test_mass_kg, power_kw=20.0):
-    payload = DEFAULTS["load"]["payload_kg"]
+    payload = raw_trace_payload_kg()
     return vehicle_from_dict({
         "name": "limit probe",
         "body": {"curb_mass_kg": test_mass_kg - payload, "drag_coefficient": 0.34, "frontal_area_m2": CAR["cda"] / 0.34,
@@ -79,7 +80,9 @@ def _vehicle(test_mass_kg, power_kw=20.0):
 def test_cycle_mass_limit_agrees_with_the_energy_models_trace_miss():
     cycle = load_cycle("udds")
     power_kw = 20.0
-    limit = cycle_mass_limit(cycle, [power_kw * 1000], [CAR["torque_nm"]], [CAR["rpm"]], [CAR["cda"]], [CAR["crr"]],
+    # The optimizer gives the limits the bodies' road load as a coastdown sees it, as the model does.
+    cda, crr = road_load_from_body(CAR["cda"], CAR["crr"], DEFAULTS["road_load"])
+    limit = cycle_mass_limit(cycle, [power_kw * 1000], [CAR["torque_nm"]], [CAR["rpm"]], [float(cda)], [float(crr)],
                              [CAR["gear"]], ROAD, None)[0]
     assert 600 < limit < 3000
     assert simulate(_vehicle(limit - 1.0, power_kw), cycle).trace_miss_steps == 0

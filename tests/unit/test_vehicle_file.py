@@ -17,12 +17,14 @@ def test_sakura_loads_with_generic_defaults(sakura_path):
     defaults = load_model_defaults()
     assert v.motor.peak_power_kw == 47.0
     # Optional keys the file does not set come from the one calibrated set.
-    assert v.regen.max_fraction == defaults["regen"]["max_fraction"]
+    assert v.regen.share == defaults["regen"][f"{v.regen.braking}_fraction"]
     assert v.battery.usable_fraction == defaults["battery"]["usable_fraction"]
-    assert v.test_mass_kg == v.body.curb_mass_kg + defaults["load"]["payload_kg"]
+    assert v.road_load.aero_drag_factor == defaults["road_load"]["aero_drag_factor"]
+    assert v.load.payload_kg is None  # each procedure's own test-mass rule applies
 
 
-@pytest.mark.parametrize("section,key", [("body", "drag_coeficient"), ("battery", "energy_kw"), ("regen", "max_frac")])
+@pytest.mark.parametrize("section,key", [("body", "drag_coeficient"), ("battery", "energy_kw"), ("regen", "max_frac"),
+                                         ("load", "max_payload"), ("road_load", "f0")])
 def test_unknown_key_is_named(sakura_path, section, key):
     raw = _raw(sakura_path)
     raw.setdefault(section, {})[key] = 1.0
