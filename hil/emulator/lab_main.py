@@ -136,6 +136,7 @@ def serve(args: argparse.Namespace, out=sys.stdout) -> int:
     print("LAB " + json.dumps(info), file=out, flush=True)
     last_rx = time.monotonic()
     last_can = (-1, 0.0)  # (revision, wall time) of the last broadcast
+    can_was_open = False  # a host that opens the channel gets a broadcast at once
     seen_latched = 0
     seen_outputs = 0
 
@@ -220,14 +221,18 @@ def serve(args: argparse.Namespace, out=sys.stdout) -> int:
             if can is not None and slcan.open and not _silent(faults, "bms-silent", bench):
                 now = time.monotonic()
                 changed = bench.revision != last_can[0]
-                if (changed and (bench.clock == "host" or now - last_can[1] >= CAN_PERIOD_S)) \
-                        or now - last_can[1] >= CAN_KEEPALIVE_S:
+                # Host clock: one broadcast per clock advance (and one when the channel opens), so a
+                # host reads exactly the state after its step; wall clock: periodic, as a real BMS.
+                if not can_was_open or (changed and (bench.clock == "host" or now - last_can[1] >= CAN_PERIOD_S)) \
+                        or (bench.clock == "wall" and now - last_can[1] >= CAN_KEEPALIVE_S):
                     data = slcan.encode(can.broadcast())
                     if tx is None:
                         bms_out += data
                     else:
                         tx.put(data, now)
                     last_can = (bench.revision, now)
+            if can is not None:
+                can_was_open = slcan.open
             if bms_out:
                 n = len(bms_out) if tx is None else tx.finished(time.monotonic())
                 if n:
