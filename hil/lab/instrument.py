@@ -134,9 +134,11 @@ class ScpiInstrument(Instrument):
 
     def configure(self) -> None:
         m = self.model
-        for cmd in (m.output_off, *m.setup, m.level(0.0)):
-            self.write(cmd)
+        self.write(m.output_off)  # first, whatever the instrument was doing
         errors = self.errors()
+        for cmd in (*m.setup, m.level(0.0)):
+            self.write(cmd)
+        errors += self.errors()
         if errors:
             raise InstrumentError(f"{self.resource}: refused the {m.name} command table: {'; '.join(errors)}")
 

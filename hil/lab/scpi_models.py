@@ -23,7 +23,7 @@ class ScpiModel:
     name: str
     description: str
     idn: str                      # regex the *IDN? answer must match (manufacturer,model)
-    setup: tuple[str, ...]        # after *RST-free connect: constant-current mode, ranges
+    setup: tuple[str, ...]        # after output off: constant-current mode, ranges (no *RST: it would drop a safe state)
     set_level: str                # format with {level}
     sign: float                   # level = sign x battery current (discharge > 0)
     output_on: str
@@ -52,20 +52,20 @@ def register_model(model: ScpiModel) -> None:
 
 register_model(ScpiModel(
     "generic", "SCPI-99 two-quadrant source/load (battery tester, regenerative supply)", r".",
-    setup=("*CLS", ":SOUR:FUNC CURR"), set_level=":SOUR:CURR:LEV:IMM {level:.6f}", sign=-1.0,
+    setup=(":SOUR:FUNC CURR",), set_level=":SOUR:CURR:LEV:IMM {level:.6f}", sign=-1.0,
     output_on=":OUTP:STAT ON", output_off=":OUTP:STAT OFF", output_query=":OUTP:STAT?",
     measure=":MEAS:VOLT?;:MEAS:CURR?", error_query=":SYST:ERR?", can_source=True,
     # estimate: a 500 V / 300 A bidirectional cycler, enough for a kei pack (~335 V, ~300 A pulses)
     max_voltage_v=500.0, max_current_a=300.0, max_power_w=150_000.0))
 register_model(ScpiModel(
     "sdl1000x", "Siglent SDL1000X electronic load (sink only)", r"siglent.*sdl10",
-    setup=("*CLS", ":SOUR:FUNC CURR", ":SOUR:CURR:IRANG 30"), set_level=":SOUR:CURR:LEV:IMM {level:.4f}", sign=1.0,
+    setup=(":SOUR:FUNC CURR", ":SOUR:CURR:IRANG 30"), set_level=":SOUR:CURR:LEV:IMM {level:.4f}", sign=1.0,
     output_on=":SOUR:INP:STAT ON", output_off=":SOUR:INP:STAT OFF", output_query=":SOUR:INP:STAT?",
     measure=":MEAS:VOLT:DC?;:MEAS:CURR:DC?", error_query=":SYST:ERR?", can_source=False,
     max_voltage_v=150.0, max_current_a=30.0, max_power_w=200.0))
 register_model(ScpiModel(
     "dl3000", "Rigol DL3000 electronic load (sink only)", r"rigol.*dl30",
-    setup=("*CLS", ":SOUR:FUNC CURR", ":SOUR:CURR:RANG 40"), set_level=":SOUR:CURR:LEV:IMM {level:.4f}", sign=1.0,
+    setup=(":SOUR:FUNC CURR", ":SOUR:CURR:RANG 40"), set_level=":SOUR:CURR:LEV:IMM {level:.4f}", sign=1.0,
     output_on=":SOUR:INP:STAT ON", output_off=":SOUR:INP:STAT OFF", output_query=":SOUR:INP:STAT?",
     measure=":MEAS:VOLT?;:MEAS:CURR?", error_query=":SYST:ERR?", can_source=False,
     max_voltage_v=150.0, max_current_a=40.0, max_power_w=200.0))
