@@ -6,7 +6,7 @@ firmware build that is not there or stops answering is 5; a log that cannot be r
 """
 from __future__ import annotations
 
-from kei.errors import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_USAGE, KeiError
+from kei.errors import EXIT_BAD_INPUT, EXIT_DEVICE, EXIT_TOLERANCE, EXIT_USAGE, KeiError
 
 
 class BenchError(KeiError):
@@ -87,4 +87,24 @@ class SessionAborted(BenchError):
     def __init__(self, cause: KeiError, message: str):
         self.cause = cause
         self.exit_code = cause.exit_code
+        super().__init__(message)
+
+
+class InstrumentError(LinkError):
+    """The lab bench's source/load cannot be reached, stops answering, or refuses a command (names
+    the VISA resource and what it answered); docs/lab.md."""
+
+
+class BmsLinkError(LinkError):
+    """The lab bench's production BMS stops answering or sends frames that do not decode (names the
+    port and the frame)."""
+
+
+class LimitBreach(BenchError):
+    """A lab bench limit (configs/lab/lab.toml [limits]) was reached: `limit` names it."""
+
+    exit_code = EXIT_TOLERANCE
+
+    def __init__(self, limit: str, message: str):
+        self.limit = limit
         super().__init__(message)

@@ -18,3 +18,12 @@ def run_kei(*args: str, timeout: float = 120.0):
 
     return subprocess.run([sys.executable, "-m", "kei", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--bench-config", default=None, metavar="LAB_TOML",
+                     help="a lab bench config naming real instruments, for `pytest -m hardware` (tests/hardware/)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "hardware: needs the real lab instruments named by --bench-config (docs/lab.md)")

@@ -23,14 +23,15 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="stream a design's drive profile to a BMS until it cuts off; measure the range")
     p.add_argument("design", help="design or vehicle: a TOML file or a bundled name (us_kei_150km)")
     p.add_argument("--cycle", default="wltc_jp", help="bundled cycle name or a CSV path (default: wltc_jp)")
-    _link_args(p, required=True)
+    _link_args(p, required=False)
     p.add_argument("--pace", default=None, help="max (as fast as the line allows), realtime, or xN (N times real "
-                   "time); default: max on an emulator, realtime on a port")
+                   "time); default: max on an emulator, realtime on a port (a lab bench: its battery's pace)")
     p.add_argument("--inject", metavar="SPEC", help="fault injection on the link, e.g. "
                    "ber=1e-4,drop=1e-3,garbage=0.002:32,pause=3@1500,disconnect@4000,seed=1 (docs/hil.md)")
     p.add_argument("--log", metavar="DIR", help="session log directory (default: runs/<time>_<design>_<cycle>/)")
     p.add_argument("--bench-config", metavar="FILE", default=None,
-                   help="bench settings (default: configs/bench.toml)")
+                   help="bench settings (default: configs/bench.toml); a lab bench config (configs/lab/lab.toml, "
+                   "docs/lab.md) drives a source/load and a production BMS instead of --port / --emulator")
     p.add_argument("--baud-pace", type=int, metavar="BAUD",
                    help="emulator only: pace both directions of its pty like a full-duplex UART at BAUD 8N1")
     p.add_argument("--max-steps", type=int, metavar="N", help="end after N steps (a smoke test, a benchmark)")
@@ -48,7 +49,15 @@ def register(sub) -> None:
 
 
 def run_run(args) -> int:
-    pace = args.pace or ("max" if args.emulator else "realtime")
+    from kei.hil.lab.config import is_lab_config
+
+    lab = is_lab_config(args.bench_config)
+    if lab and (args.port or args.emulator or args.inject or args.baud_pace):
+        raise UsageError("--bench-config", "a lab bench config names its instrument and BMS itself; drop --port, "
+                         "--emulator, --inject and --baud-pace")
+    if not lab and not (args.port or args.emulator):
+        raise UsageError("--port/--emulator", "one is required (or a lab bench config: --bench-config lab.toml)")
+    pace = args.pace if lab else args.pace or ("max" if args.emulator else "realtime")
     if args.baud_pace and not args.emulator:
         raise UsageError("--baud-pace", "paces an emulator's pty (both directions); a real port runs at its own rate")
     if args.max_steps is not None and args.max_steps < 1:

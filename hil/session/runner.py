@@ -146,7 +146,15 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
                 pace: str = "max", inject: str | None = None, log_dir: str | Path | None = None,
                 bench_config: str | Path | None = None, baud_pace: int | None = None,
                 max_steps: int | None = None, progress: bool = True, on_log_created=None) -> Outcome:
-    """A fresh session from a design file and a cycle. Errors after the log exists leave it resumable."""
+    """A fresh session from a design file and a cycle. Errors after the log exists leave it resumable.
+    A bench config that describes a lab bench (an [instrument] table) runs the lab session instead."""
+    from kei.hil.lab.config import is_lab_config
+
+    if is_lab_config(bench_config):
+        from kei.hil.lab.runner import run_lab_session
+
+        return run_lab_session(design, cycle_name, bench_config=bench_config, pace=pace, log_dir=log_dir,
+                               max_steps=max_steps, progress=progress, on_log_created=on_log_created)
     design = vehicle_path(design)
     vehicle = load_vehicle(design)
     cycle = load_cycle(cycle_name)
@@ -194,6 +202,10 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
     if old.result is not None:
         return Outcome(summarize(old), log_dir)
     head = old.header
+    if head.get("bench") == "lab":
+        from kei.hil.lab.runner import resume_lab_session
+
+        return resume_lab_session(log_dir, pace=pace, progress=progress)
     vehicle = load_vehicle(log_dir / DESIGN_FILE)
     cycle_name = head["cycle"]
     cycle = load_cycle(log_dir / CYCLE_FILE if cycle_name == CYCLE_FILE else cycle_name)
