@@ -1,0 +1,117 @@
+"""Uncertain inputs (`configs/studies/uncertain_inputs.toml`): what the tornado moves and Monte Carlo draws.
+
+Each `[[input]]` names a dotted key (optimizer/studies/overrides.py), how it varies (`apply = "scale"`
+multiplies the configured values, so the range follows the config when a figure is updated; `"value"`
+sets it), its low and high and a nominal, its distribution, and where the range comes from:
+
+    [[input]]
+    name = "glider cost"
+    key = "catalog.bodies.*.cost_usd"
+    apply = "scale"
+    low = 0.85
+    nominal = 1.0
+    high = 1.15
+    distribution = "triangular"     # uniform, or triangular with its mode at the nominal
+    side = "cost"                   # cost or energy
+    basis = "estimate"              # estimate, published or measured
+    source = "carculator glider formula ... (docs/catalog.md)"
+    date = "2025-12"
+
+Drawing is by inverse CDF from one uniform number per input, from a generator seeded by (seed,
+sample index): sample i is the same whatever the sample count, the executor or the order in which
+the samples are solved.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kei.errors import ConfigError
+from kei.optimizer.studies.overrides import SCALE, SET, Override, check_key
+from kei.resources import config_file
+from kei.errors import UsageError
+from kei.schema import Field, read_toml, validate_table
+
+DISTRIBUTIONS = ("uniform", "triangular")
+FIELDS = (
+    Field("name", str, "-", "what the input is, in a few words"),
+    Field("key", str, "-", "dotted key of the number(s) it moves"),
+    Field("apply", str, "-", "scale: multiply the configured values; value: set the value", choices=("scale", "value")),
+    Field("low", float, "key's unit or factor", "low end of the range"),
+    Field("nominal", float, "key's unit or factor", "the configured value (1.0 for a scale); the triangular mode"),
+    Field("high", float, "key's unit or factor", "high end of the range"),
+    Field("distribution", str, "-", "how Monte Carlo draws it", choices=DISTRIBUTIONS),
+    Field("side", str, "-", "which half of the model it belongs to", choices=("cost", "energy")),
+    Field("basis", str, "-", "how the range was found", choices=("estimate", "published", "measured")),
+    Field("source", str, "-", "where the range comes from"),
+    Field("date", str, "-", "when the source was read or published (YYYY-MM)"),
+)
+
+
+@dataclass(frozen=True)
+class UncertainInput:
+    name: str
+    key: str
+    apply: str
+    low: float
+    nominal: float
+    high: float
+    distribution: str
+    side: str
+    basis: str
+    source: str
+    date: str
+
+    def override(self, value: float) -> Override:
+        return Override(self.key, SCALE if self.apply == "scale" else SET, value)
+
+    def draw(self, u: float) -> float:
+        """The value at quantile `u` of the distribution (inverse CDF)."""
+        a, c, b = self.low, self.nominal, self.high
+        if self.distribution == "uniform" or b == a:
+            return a + u * (b - a)
+        split = (c - a) / (b - a)
+        if u < split:
+            return a + float(np.sqrt(u * (b - a) * (c - a)))
+        return b - float(np.sqrt((1.0 - u) * (b - a) * (b - c)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def inputs_from_dicts(tables, *, file: str = "<inputs>") -> tuple[UncertainInput, ...]:
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(file, "input", "expected one or more [[input]] tables")
+    out = []
+    for i, table in enumerate(tables):
+        where = f"input[{i}]"
+        values = validate_table(table, FIELDS, file=file, where=where)
+        try:
+            check_key(values["key"], "key")
+        except UsageError as err:
+            raise ConfigError(file, f"{where}.key", str(err)) from err
+        if not values["low"] <= values["nominal"] <= values["high"]:
+            raise ConfigError(file, f"{where}.nominal", f"needs low <= nominal <= high, got {values['low']} <= "
+                              f"{values['nominal']} <= {values['high']}")
+        out.append(UncertainInput(**values))
+    names = [x.name for x in out]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(file, "input", f"two inputs are named {name!r}")
+    return tuple(out)
+
+
+def load_uncertain_inputs(path: str | Path | None = None) -> tuple[UncertainInput, ...]:
+    """The inputs of a file (default: the bundled configs/studies/uncertain_inputs.toml)."""
+    path = Path(path) if path is not None else config_file("studies/uncertain_inputs.toml")
+    raw = read_toml(path)
+    top = validate_table(raw, (), file=path, allow_subtables=("input",))
+    return inputs_from_dicts(top.get("input", []), file=str(path))
+
+
+def sample_values(inputs: tuple[UncertainInput, ...], seed: int, index: int) -> list[float]:
+    """Sample `index`'s value of every input: one uniform number each, in the inputs' order."""
+    u = np.random.default_rng([seed, index]).random(len(inputs))
+    return [x.draw(float(q)) for x, q in zip(inputs, u)]
