@@ -88,7 +88,7 @@ class PoolExecutor(Executor):
         self._task_id = None
 
     def _ensure(self, task):
-        if self._pool is None or self._task_id is not id(task):
+        if self._pool is None or self._task_id != id(task):
             self.close()
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_init_pool_worker, initargs=(task,))
@@ -157,7 +157,7 @@ class RayExecutor(Executor):
 
     def run(self, fn, task, batches):
         ray = self._ray
-        if self._task_id is not id(task):
+        if self._task_id != id(task):
             self._task_ref, self._task_id = ray.put(task), id(task)
         key = getattr(task, "key", str(id(task)))
         pending = []

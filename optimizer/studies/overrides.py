@@ -121,6 +121,8 @@ def apply_path(table: dict, path: list[str], override: Override, where: str, *, 
         head = path[i]
         last = i == len(path) - 1
         if isinstance(node, list):
+            if spread and head != "*" and not head.isdigit():
+                return node, 0
             keys = range(len(node)) if head == "*" else [_index(head, node, trail, fail)]
         elif isinstance(node, dict):
             if head == "*":

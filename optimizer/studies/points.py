@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass, replace
 
-from kei.errors import InfeasibleError, SolverError
+from kei.errors import InfeasibleError, KeiError, SolverError
 from kei.optimizer.answers.design import Design, decode, evaluate
 from kei.optimizer.inputs.problem import Problem
 from kei.optimizer.milp import build_model
@@ -151,6 +151,18 @@ class Evaluator:
         return {**floor, "feasible": True, "best": {k: v for k, v in best.items() if k not in ("status", "objective")}}
 
 
+class PointError(KeiError):
+    """A point's error, carried from a worker process to the driver with its message and exit code
+    (kei's errors take several arguments, which pickling between processes would lose)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def __reduce__(self):
+        return (PointError, (str(self), self.exit_code))
+
+
 _EVALUATORS: dict[str, Evaluator] = {}
 
 
@@ -160,4 +172,10 @@ def evaluate_batch(task: Task, points: list[Point]) -> list[dict]:
     if evaluator is None:
         _EVALUATORS.clear()   # one study at a time per process
         evaluator = _EVALUATORS[task.key] = Evaluator(task)
-    return [p.row(evaluator(p)) for p in points]
+    rows = []
+    for p in points:
+        try:
+            rows.append(p.row(evaluator(p)))
+        except KeiError as err:
+            raise PointError(f"study point {p.index}: {err}", err.exit_code) from None
+    return rows
