@@ -25,6 +25,7 @@ from kei.errors import EXIT_DEVICE, KeiError, UsageError
 from kei.resources import CONFIG_DIR_ENV
 
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: one running, one ready, so no worker waits
+SINGLE_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ClusterUnavailable(KeiError):
@@ -90,8 +91,19 @@ class PoolExecutor(Executor):
     def _ensure(self, task):
         if self._pool is None or self._task_id != id(task):
             self.close()
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_pool_worker, initargs=(task,))
+            # Each worker is one single-threaded process (as Ray's are): the numeric libraries' own
+            # thread pools would only compete with the other workers for the cores. The variables
+            # are read when a worker starts, so every worker is started here, then they are restored.
+            saved = {var: os.environ.get(var) for var in SINGLE_THREAD_VARS}
+            os.environ.update({var: "1" for var in SINGLE_THREAD_VARS if saved[var] is None})
+            try:
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init_pool_worker,
+                                                 initargs=(task,), mp_context=multiprocessing.get_context("spawn"))
+                wait([self._pool.submit(os.getpid) for _ in range(self.workers)])
+            finally:
+                for var, value in saved.items():
+                    if value is None:
+                        os.environ.pop(var, None)
             self._task_id = id(task)
         return self._pool
 
@@ -204,10 +216,15 @@ EXECUTORS: dict[str, type[Executor]] = {"serial": SerialExecutor, "pool": PoolEx
 
 
 def open_executor(name: str = "pool", *, workers: int | None = None, address: str | None = None) -> Executor:
+    check_executor(name, workers=workers, address=address)
+    return EXECUTORS[name](workers=workers, address=address)
+
+
+def check_executor(name: str, *, workers: int | None = None, address: str | None = None) -> None:
+    """The options an executor will be opened with, checked before any work starts."""
     if name not in EXECUTORS:
         raise UsageError("--executor", f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
     if workers is not None and workers < 1:
         raise UsageError("--workers", f"must be at least 1, got {workers}")
     if address and name != "ray":
         raise UsageError("--address", "only the ray executor joins a cluster (--executor ray)")
-    return EXECUTORS[name](workers=workers, address=address)

@@ -18,7 +18,7 @@ from typing import Callable, Protocol
 
 from kei.errors import ConfigError, UsageError
 from kei.optimizer.inputs.problem import Problem
-from kei.optimizer.studies.executors import open_executor
+from kei.optimizer.studies.executors import check_executor, open_executor
 from kei.optimizer.studies.overrides import Override
 from kei.optimizer.studies.points import Point, Task, evaluate_batch
 from kei.optimizer.studies.settings import StudySettings, load_study_settings
@@ -66,8 +66,9 @@ class Run:
     settings: StudySettings
     task: Task
     store: StudyFile
-    executor: object
+    open_executor: Callable[[], object]   # started on the first point the file does not have
     progress: Progress | None = None
+    executor: object = None
     keys: list[str] = field(default_factory=list)
     solved: int = 0
     _next: int = 0
@@ -92,6 +93,8 @@ class Run:
         if self.progress is not None and total is not None:
             self.progress.start(total, len(points) - len(todo))
         if todo:
+            if self.executor is None:
+                self.executor = self.open_executor()
             workers = max(1, getattr(self.executor, "workers", 1))
             size = max(1, min(self.settings.max_points_per_task, math.ceil(len(todo) / (workers * 4))))
             batches = [todo[i:i + size] for i in range(0, len(todo), size)]
@@ -121,6 +124,7 @@ def run_study(kind: str, problem, params: dict, *, overrides=(), file=None, exec
     """Start a study of `kind` (pareto, sweep, breakeven, tornado, montecarlo) on `problem`."""
     from kei import __version__
 
+    check_executor(executor, workers=workers, address=address)
     settings = load_study_settings()
     inputs = record_inputs(problem)
     engine = floor_engine or settings.floor_engine
@@ -136,6 +140,7 @@ def run_study(kind: str, problem, params: dict, *, overrides=(), file=None, exec
 def resume_study(file, *, executor: str = "pool", workers: int | None = None, address: str | None = None,
                  progress: Progress | None = None) -> StudyResult:
     """Continue (or, when complete, re-summarize) the study in `file`."""
+    check_executor(executor, workers=workers, address=address)
     store = StudyFile.open(file)
     spec = store.header.get("spec", {})
     inputs = record_inputs(spec["problem"])
@@ -164,11 +169,19 @@ def _execute(store: StudyFile, inputs: StudyInputs, settings: StudySettings, *, 
         with PointInputs(inputs).serve(fixed) as (problem, _):
             pass
         start = time.perf_counter()
-        with open_executor(executor, workers=workers, address=address) as ex:
-            run = Run(problem=problem, fixed=fixed, settings=settings, task=task, store=store, executor=ex,
-                      progress=progress)
+        run = Run(problem=problem, fixed=fixed, settings=settings, task=task, store=store, progress=progress,
+                  open_executor=lambda: open_executor(executor, workers=workers, address=address))
+        try:
             summary = STUDIES[kind].study(spec, run)
+        finally:
+            if run.executor is not None:
+                run.executor.close()
         seconds = time.perf_counter() - start
+    except BaseException:
+        store.close()
+        if store.created and not store.rows and store.path is not None:
+            store.path.unlink()   # failed before its first point: leave no file to resume
+        raise
     finally:
         if progress is not None:
             progress.close()
@@ -178,5 +191,3 @@ def _execute(store: StudyFile, inputs: StudyInputs, settings: StudySettings, *, 
     return StudyResult(kind=kind, spec=spec, summary=summary, rows=rows,
                        file=None if store.path is None else str(store.path), seconds=seconds, solved=run.solved)
 
-
-StudyFunction = Callable[[dict, Run], dict]

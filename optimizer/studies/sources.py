@@ -10,8 +10,8 @@ the duration of the point: `kei.solve` inside it reads the variant as if it were
 from __future__ import annotations
 
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -75,7 +75,7 @@ class PointInputs:
 
     def __init__(self, inputs: StudyInputs):
         self.inputs = inputs
-        self._base = inputs.tables
+        self._base = dict(inputs.tables)   # plus any file a point reads that the driver's solve did not
         with served_tables(self._table({})):
             self.files = source_files(load_problem(inputs.problem))
 

@@ -32,11 +32,13 @@ class StudyFile:
         self.path = path
         self.header = header
         self.rows = rows or {}
+        self.created = False   # by this run (not an existing file opened to resume)
         self._out = None
 
     @classmethod
     def create(cls, path: str | Path | None, header: dict) -> "StudyFile":
         store = cls(Path(path) if path is not None else None, header)
+        store.created = True
         if store.path is not None:
             if store.path.exists():
                 raise UsageError("--out", f"{store.path} exists: continue it with `kei study resume {store.path}` "
