@@ -201,32 +201,35 @@ def test_model_default_overrides_never_meet_stale_energy_fits():
     sweep = studies.sweep(PROBLEM, vary="defaults.auxiliary.power_w=300:500:200", executor="serial",
                           overrides=("problem.price_cap_usd=20000",))
     (base, heavy) = sweep.summary["points"]
-    for r in (base, heavy):
+    for r, row in zip((base, heavy), sweep.rows):
         direct = _direct([Override("problem.price_cap_usd", "=", 20000.0),
                           Override("defaults.auxiliary.power_w", "=", r["values"][0])])
         assert r["range_km"] == pytest.approx(direct.best.verified_range_km, rel=REL)
+        # the model's own prediction too: stale fits would be corrected towards the simulation, not equal
+        assert row["result"]["range_km"] == pytest.approx(direct.best.range_km, rel=REL)
     assert heavy["range_km"] < base["range_km"] - 5.0
 
 
 def test_cli_json_plot_table_and_errors(tmp_path):
     out = run_kei("study", "sweep", PROBLEM, "--set", "price.tariff_rate_by_origin.MX=0:0.25:0.125", "--metric", "floor",
-                  "--json", "--plot", tmp_path / "s.png", "--out", tmp_path / "s.jsonl", "--no-progress")
+                  "--json", "--plot", tmp_path / "s.png", "--out", tmp_path / "s.jsonl", "--executor", "serial")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     floors = [p["floor_price_usd"] for p in data["points"]]
     assert len(floors) == 3 and floors == sorted(floors) and floors[0] < floors[-1]
     assert (tmp_path / "s.png").stat().st_size > 10000
     text = run_kei("study", "tornado", PROBLEM, "--out", tmp_path / "t.jsonl", "--plot", tmp_path / "t.png",
-                   "--no-progress")
+                   "--executor", "serial")
     assert text.returncode == 0, text.stderr
     assert "swing" in text.stdout and "glider cost" in text.stdout and (tmp_path / "t.png").exists()
     # a key that names nothing: usage (2), naming the key
     bad = run_kei("study", "sweep", PROBLEM, "--set", "catalog.cells.nope.cost_usd_per_kwh=1:2:1",
-                  "--out", tmp_path / "b.jsonl")
+                  "--out", tmp_path / "b.jsonl", "--executor", "serial")
     assert bad.returncode == 2 and "catalog.cells.nope" in bad.stderr
+    assert not (tmp_path / "b.jsonl").exists(), "a study that failed before its first point leaves no file"
     # a value its loader rejects: bad config (3), naming the file, the key and the override
     bad = run_kei("study", "montecarlo", PROBLEM, "--samples", "2", "--out", tmp_path / "c.jsonl",
-                  "--set", "catalog.cells.panasonic_2170_us.capacity_ah=-3")
+                  "--set", "catalog.cells.panasonic_2170_us.capacity_ah=-3", "--executor", "serial")
     assert bad.returncode == 3
     assert "cells.toml: cell[panasonic_2170_us].capacity_ah" in bad.stderr and "capacity_ah=-3" in bad.stderr
     again = run_kei("study", "sweep", PROBLEM, "--set", "problem.price_cap_usd=15000:16000:1000",
