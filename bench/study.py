@@ -48,10 +48,22 @@ def batches(pts: list[Point], workers: int, per_task: int) -> list[list[Point]]:
     return [pts[i:i + size] for i in range(0, len(pts), size)]
 
 
-def timed(executor, task, pts, workers, per_task) -> tuple[float, list[dict]]:
+def evaluate_timed(task, batch):
+    """evaluate_batch, and the CPU time the worker spent on it (not counting time the machine's other
+    processes took from it: a measure of the work that does not depend on the load)."""
+    cpu = time.process_time()
+    rows = evaluate_batch(task, batch)
+    return rows, time.process_time() - cpu
+
+
+def timed(executor, task, pts, workers, per_task) -> tuple[float, list[dict], float]:
+    """Wall seconds, the rows in point order, worker CPU seconds."""
     start = time.perf_counter()
-    rows = [row for batch in executor.run(evaluate_batch, task, batches(pts, workers, per_task)) for row in batch]
-    return time.perf_counter() - start, sorted(rows, key=lambda r: r["i"])
+    rows, cpu = [], 0.0
+    for batch_rows, seconds in executor.run(evaluate_timed, task, batches(pts, workers, per_task)):
+        rows += batch_rows
+        cpu += seconds
+    return time.perf_counter() - start, sorted(rows, key=lambda r: r["i"]), cpu
 
 
 def main() -> int:
@@ -73,6 +85,8 @@ def main() -> int:
           f"{args.repeat} repeats; {os.cpu_count()} cores; load average before {os.getloadavg()[0]:.2f}")
     rates: dict[tuple, list[float]] = {k: [] for k in kinds}
     startup: dict[tuple, list[float]] = {k: [] for k in kinds}
+    cpu_ms: dict[tuple, list[float]] = {k: [] for k in kinds}
+    busy: dict[tuple, list[float]] = {k: [] for k in kinds}
     reference = None
     for rep in range(args.repeat):
         for name, workers in kinds:
@@ -81,7 +95,7 @@ def main() -> int:
             try:
                 timed(executor, task, warm[: 16 * workers], workers, settings.max_points_per_task)
                 startup[(name, workers)].append(time.perf_counter() - t)
-                seconds, rows = timed(executor, task, timed_points, workers, settings.max_points_per_task)
+                seconds, rows, cpu = timed(executor, task, timed_points, workers, settings.max_points_per_task)
             finally:
                 executor.close()
             if reference is None:
@@ -90,13 +104,19 @@ def main() -> int:
                 print(f"  {name} x{workers}: rows differ from the first executor's", file=sys.stderr)
                 return 1
             rates[(name, workers)].append(args.points / seconds)
-            print(f"  repeat {rep + 1}: {name:<6} x{workers}  {args.points / seconds:7.1f} points/s "
-                  f"(start-up and warm-up {startup[(name, workers)][-1]:.1f} s)", flush=True)
+            cpu_ms[(name, workers)].append(1000 * cpu / args.points)
+            busy[(name, workers)].append(cpu / (seconds * workers))
+            print(f"  repeat {rep + 1}: {name:<6} x{workers}  {args.points / seconds:7.1f} points/s, worker CPU "
+                  f"{cpu_ms[(name, workers)][-1]:.1f} ms/point, workers busy {busy[(name, workers)][-1]:.0%} of the wall "
+                  f"time (start-up and warm-up {startup[(name, workers)][-1]:.1f} s)", flush=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
     feasible = sum(1 for r in reference if r["result"].get("feasible"))
     print(f"\nmedian points/s ({feasible} of {args.points} points have a design at the cap, so a max-range solve):")
     for (name, workers), rate in med.items():
-        print(f"  {name:<6} x{workers}  {rate:7.1f} points/s  ({1000 / rate * workers:5.1f} ms per point per worker)")
+        print(f"  {name:<6} x{workers}  {rate:7.1f} points/s  (worker CPU {statistics.median(cpu_ms[(name, workers)]):.1f} "
+              f"ms/point; workers had the CPU {statistics.median(busy[(name, workers)]):.0%} of the wall time)")
+    print("On a machine where nothing else runs the workers are busy ~100 % of the time; where they are not, the "
+          "rates measure the machine's load, and the CPU per point is what compares.")
     print(f"ratios: pool x2 / pool x1 = {med[('pool', 2)] / med[('pool', 1)]:.2f} (aim >= 1.8); "
           f"pool x1 / serial = {med[('pool', 1)] / med[('serial', 1)]:.2f}", end="")
     if ("ray", 2) in med:

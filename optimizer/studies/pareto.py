@@ -60,9 +60,12 @@ def study(spec: dict, run) -> dict:
 
     front: dict[float, dict] = {}
 
+    # A min-price front is the price each range takes: the problem's cap would cut it off.
+    extra = [] if max_range else [uncapped]
+
     def solve_at(xs: list[float]) -> None:
         xs = [x for x in dict.fromkeys(xs) if x not in front]
-        results = run.solve([run.point("solve", [Override(key, SET, x)]) for x in xs])
+        results = run.solve([run.point("solve", [Override(key, SET, x), *extra]) for x in xs])
         front.update(zip(xs, results))
 
     def y(x: float):
@@ -73,7 +76,8 @@ def study(spec: dict, run) -> dict:
     if x_hi <= x_lo:
         solve_at([x_lo])
     else:
-        solve_at([_round(x_lo + (x_hi - x_lo) * k / (n0 + 1)) for k in range(n0 + 2)])
+        n = max(2, min(n0 + 2, budget))
+        solve_at([_round(x_lo + (x_hi - x_lo) * k / (n - 1)) for k in range(n)])
     xs = sorted(front)
     pending = [(a, b) for a, b in zip(xs, xs[1:]) if b - a > 2 * min_step]
     stopped = False

@@ -4,6 +4,7 @@ is not a stale model; a killed study resumes to the same file; the same seed giv
 every executor."""
 import json
 import math
+from dataclasses import replace
 import signal
 import subprocess
 import sys
@@ -247,3 +248,28 @@ def test_montecarlo_reports_a_probability_with_its_interval():
     assert s["floor_price_usd"]["p5"] < 17135.6 < s["floor_price_usd"]["p95"]
     assert math.isclose(sum(s["floor_parts"].values()), 200)
     assert s["convergence"][-1]["samples"] == 200
+
+
+def test_a_min_price_problem_has_its_front_over_the_range_and_its_monte_carlo_over_the_price():
+    front = studies.pareto("us_kei_150km", executor="serial", max_points=6).summary
+    assert front["axis"] == "problem.min_range_km" and len(front["points"]) == 6
+    prices = [p["price_usd"] for p in front["points"]]
+    assert prices == sorted(prices), "a longer range never costs less"
+    for p in front["points"][::2]:
+        sol = kei.solve(replace(kei.load_problem("us_kei_150km"), min_range_km=p["x"], price_cap_usd=1e7))
+        assert p["price_usd"] == pytest.approx(sol.best.price_usd, rel=REL)
+    mc = studies.montecarlo("us_kei_150km", samples=6, seed=2, executor="serial").summary
+    assert mc["question"] == "solve" and mc["samples"] == 6
+    assert mc["price_usd"]["n"] == mc["feasible_samples"] > 0     # the price of the samples with a design under $20,000
+
+
+def test_a_two_key_sweep_is_a_grid_and_draws_a_heat_map(tmp_path):
+    grid = studies.sweep(PROBLEM, vary=["catalog.bodies.*.cost_usd*=0.8:0.9:0.1", "price.retail_price_equivalent*=0.9:1.0:0.1"],
+                         metric="floor", executor="serial")
+    from kei.optimizer.studies.plots import plot_study
+
+    assert grid.summary["shape"] == [2, 2]
+    floors = {tuple(p["values"]): p["value"] for p in grid.summary["points"]}
+    assert floors[(0.8, 0.9)] < floors[(0.8, 1.0)] < floors[(0.9, 1.0)]
+    plot_study(grid, str(tmp_path / "grid.png"))
+    assert (tmp_path / "grid.png").stat().st_size > 10000
