@@ -236,8 +236,9 @@ def test_cli_json_plot_table_and_errors(tmp_path):
     again = run_kei("study", "sweep", PROBLEM, "--set", "problem.price_cap_usd=15000:16000:1000",
                     "--out", tmp_path / "s.jsonl")
     assert again.returncode == 2 and "kei study resume" in again.stderr
-    assert run_kei("study", "tornado", PROBLEM, "--address", "auto").returncode == 2
-    assert run_kei("study", "tornado", PROBLEM, "--executor", "dask").returncode == 2
+    for wrong in (("--address", "auto"), ("--executor", "dask")):
+        out = run_kei("study", "tornado", PROBLEM, *wrong, "--out", tmp_path / "w.jsonl")
+        assert out.returncode == 2 and not (tmp_path / "w.jsonl").exists()
 
 
 def test_montecarlo_reports_a_probability_with_its_interval():
