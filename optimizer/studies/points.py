@@ -14,9 +14,10 @@ Three questions a point can ask:
 Every point starts from the parsed tables (never from another point's model): the screens, the
 price bounds and the fits are those of its own inputs. The floor is found by the floor engine the
 study names: `enumeration` (the exhaustive search over the screened model that the MILP is tested
-against, `optimizer/solving/brute_force.py`; exact, and 5-7x faster than building a MILP on the
-bundled catalog) or `milp` (the min-price MILP kei solve's explanation runs). Results hold only
-numbers that depend on the inputs, never timings, so the same point gives the same row anywhere.
+against, `optimizer/solving/brute_force.py`; exact, and about 15x faster than building and solving
+the min-price MILP on the bundled catalog) or `milp` (the min-price MILP kei solve's explanation
+runs). Results hold only numbers that depend on the inputs, never timings, so the same point gives
+the same row anywhere.
 """
 from __future__ import annotations
 
