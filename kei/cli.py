@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("kei.vehicle.cli", "simulate a vehicle or design on a drive cycle"),
     "catalog": ("kei.optimizer.cli.catalog", "list the parts catalogs"),
     "solve": ("kei.optimizer.cli.solve", "find the best design for a problem (MILP, verified by simulation)"),
+    "study": ("kei.optimizer.cli.study", "design studies: Pareto, sweeps, break-even, tornado, Monte Carlo (local cores or Ray)"),
     "hil": ("kei.hil.cli.hil", "the HIL bench: stream a design to a BMS and measure its range"),
     "firmware": ("kei.hil.cli.firmware", "the C firmware stub: boot configuration from a design, build"),
 }

@@ -93,7 +93,7 @@ def sample_inputs(u: Uncertainty, samples: int | None = None, seed: int | None =
     out = {}
     for name, spec in u.inputs.items():
         strata = (np.arange(n - 1) + rng.random(n - 1)) / (n - 1)
-        z = _normal_quantile(rng.permutation(strata))
+        z = normal_quantile(rng.permutation(strata))
         out[name] = np.concatenate([[0.0], spec.sigma * z])
     return out
 
@@ -142,7 +142,7 @@ def band_for(result, u: Uncertainty | None = None) -> dict:
             "samples": len(rng)}
 
 
-def _normal_quantile(p: np.ndarray) -> np.ndarray:
+def normal_quantile(p: np.ndarray) -> np.ndarray:
     """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9): numpy has none."""
     a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
          -3.066479806614716e+01, 2.506628277459239e+00)

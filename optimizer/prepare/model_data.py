@@ -7,6 +7,7 @@ every cost is turned into a landed retail contribution. The builders only read t
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -135,9 +136,10 @@ class ModelData:
         return self.correction[pair] * self.fit.wh_per_km(pair, test_mass_kg)
 
 
-# Fit rows are cached per pair under (catalog, cycle, payload, limits, performance): top-K,
-# corrections, explanations and re-solves at another price reuse them within a run, and only pairs
-# not seen yet go into the (one, vectorized) energy-model call.
+# Fit rows are cached per pair under everything they depend on (catalog, cycle, payload, limits,
+# performance, the model defaults, the fit settings): top-K, corrections, explanations and re-solves
+# at another price reuse them within a run, and only pairs not seen yet go into the (one, vectorized)
+# energy-model call. A change of any of these is a different key, never a stale fit.
 _FIT_CACHE: dict = {}
 
 
@@ -148,7 +150,7 @@ def clear_fit_cache() -> None:
 def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm, pb, lo, hi, phys) -> EnergyFit:
     key = (catalog, problem.cycle, problem.payload_kg, problem.limits, problem.performance,
            problem.price.fixed_content_mass_kg, settings.fit_mass_points, settings.accel_speed_points,
-           settings.accel_bisection_steps)
+           settings.accel_bisection_steps, json.dumps(defaults, sort_keys=True, default=str))
     rows = _FIT_CACHE.setdefault(key, {})
     ids = [(motors[m].id, bodies[b].id) for m, b in zip(pm, pb)]
     missing = np.array([i for i, k in enumerate(ids) if k not in rows], dtype=int)
@@ -354,19 +356,20 @@ def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_
              vmin, vmax, need, cont_need, volume) -> np.ndarray:
     """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window, peak
     and continuous power needs, the largest kept body and the pack budget admit; empty ranges are left
-    out. Every pair needs both powers, so the larger of the two smallest needs is a valid bound."""
-    rows = []
-    for ci in range(len(cell_vmin) if len(vmin) else 0):
-        s_lo_v = max(pack.min_series, int(np.ceil(vmin / cell_vmin[ci] - 1e-9).min()))
-        s_hi_v = min(pack.max_series, int(np.floor(vmax / cell_vmax[ci] + 1e-9).max()))
-        for p in par:
-            s_lo = max(s_lo_v, int(np.ceil(need.min() / (cell_power[ci] * p) - 1e-9)),
-                       int(np.ceil(cont_need.min() / (cell_cont_power[ci] * p) - 1e-9)))
-            s_hi = min(s_hi_v, int(np.floor(volume.max() / (cell_pack_volume[ci] * p) + 1e-9)),
-                       int(min(np.floor(pack_budget / (cell_bom[ci] * p) + 1e-9), pack.max_series)))
-            if s_lo <= s_hi:
-                rows.append((ci, int(p), s_lo, s_hi))
-    return np.array(rows, dtype=int).reshape(-1, 4)
+    out. Every pair needs both powers, so the larger of the two smallest needs is a valid bound.
+    Computed for all cells x parallel counts at once (rows in cell, then parallel order)."""
+    if not len(vmin):
+        return np.zeros((0, 4), dtype=int)
+    per_cell = par[None, :].astype(float)                                                   # 1 x P
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_lo_v = np.maximum(pack.min_series, np.ceil(vmin[None, :] / cell_vmin[:, None] - 1e-9).min(axis=1))   # C
+        s_hi_v = np.minimum(pack.max_series, np.floor(vmax[None, :] / cell_vmax[:, None] + 1e-9).max(axis=1))
+        s_lo = np.maximum(np.maximum(s_lo_v[:, None], np.ceil(need.min() / (cell_power[:, None] * per_cell) - 1e-9)),
+                          np.ceil(cont_need.min() / (cell_cont_power[:, None] * per_cell) - 1e-9))       # C x P
+        s_hi = np.minimum(np.minimum(s_hi_v[:, None], np.floor(volume.max() / (cell_pack_volume[:, None] * per_cell) + 1e-9)),
+                          np.minimum(np.floor(pack_budget / (cell_bom[:, None] * per_cell) + 1e-9), pack.max_series))
+        ci, pi = np.nonzero(s_lo <= s_hi)
+    return np.column_stack([ci, par[pi], s_lo[ci, pi], s_hi[ci, pi]]).astype(int).reshape(-1, 4)
 
 
 def _cell_terminal_power_w(capacity_ah, voltage_v, resistance_ohm, c_rate):

@@ -63,7 +63,7 @@ def _explain(problem, catalog, cycle, defaults, settings, extend) -> InfeasibleE
         return _elastic(base, settings, extend)
     cap = problem.price_cap_usd
     details = {"stage": "requirements", "cheapest_price_usd": cheapest.price_usd,
-               "cheapest_design": _parts(cheapest), "price_cap_usd": cap}
+               "cheapest_design": _parts(cheapest), "cheapest_parts": part_ids(cheapest), "price_cap_usd": cap}
     if cheapest.price_usd > cap * (1 + 1e-9):
         return InfeasibleError(
             f"the cheapest car that meets the rest costs ${cheapest.price_usd:,.0f} against the ${cap:,.0f} cap "
@@ -138,6 +138,11 @@ def _elastic(d: ModelData, settings, extend=None) -> InfeasibleError:
             details[g] = value
     return InfeasibleError(f"no design meets the pack, performance and mass limits together; the closest "
                            f"({_parts(design)}) is " + ", ".join(parts), details)
+
+
+def part_ids(x: Design) -> dict:
+    """The design's parts and pack layout by id, for programs (design studies count them)."""
+    return {"cell": x.cell.id, "series": x.series, "parallel": x.parallel, "motor": x.motor.id, "body": x.body.id}
 
 
 def _parts(x: Design) -> str:

@@ -29,3 +29,19 @@ def test_drift_is_corrected_instead_of_reported():
     again = simulate(to_vehicle(sol.data, best), load_cycle(problem.cycle))
     assert again.range_km == pytest.approx(best.verified_range_km, rel=1e-12)
     assert best.range_km == pytest.approx(again.range_km, rel=0.01)
+
+
+def test_fits_are_never_reused_across_model_defaults(tmp_path, monkeypatch):
+    """One process, two solves, the second with a lab's model defaults (KEI_CONFIG_DIR): the second
+    must be fitted on its own defaults, not served the first one's cached fits."""
+    import kei
+    from conftest import ROOT
+
+    first = kei.solve("jp_kei")
+    text = (ROOT / "configs" / "model_defaults.toml").read_text()
+    line = next(l for l in text.splitlines() if l.startswith("power_w ="))
+    (tmp_path / "model_defaults.toml").write_text(text.replace(line, "power_w = 900.0"))
+    monkeypatch.setenv("KEI_CONFIG_DIR", str(tmp_path))
+    second = kei.solve("jp_kei")
+    assert second.best.verified_range_km < 0.9 * first.best.verified_range_km   # 900 W of auxiliaries cost range
+    assert second.corrections == 0 and abs(second.best.drift) < 0.01           # fitted on its own defaults
