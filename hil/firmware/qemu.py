@@ -114,6 +114,13 @@ def qemu_argv(program: str, machine: str, elf: Path, uart_fd: int, console_fd: i
             "-kernel", str(elf)]
 
 
+def semihosted_argv(program: str, machine: str, elf: Path) -> list[str]:
+    """qemu-system-arm running a semihosted test image (port/mps2_an386/semihost.c): its stdout and
+    stderr are QEMU's, its exit status QEMU's exit status."""
+    return [program, "-machine", machine, "-nodefaults", "-display", "none", "-monitor", "none",
+            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+
+
 def _die_with_parent() -> None:
     """In QEMU's child process before exec: SIGKILL it when the launcher dies (Linux)."""
     try:

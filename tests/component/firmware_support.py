@@ -121,3 +121,25 @@ class DeviceProcess:
 def host_program(build: str = "normal") -> Path:
     build_all()
     return HOSTS[build]
+
+
+# ---- the Cortex-M target under QEMU (test_firmware_qemu.py) ------------------------------------
+QEMU_TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+QEMU_INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+QEMU_REQUIRED_ENV = "KEI_REQUIRE_QEMU"  # .ci/run sets it to 1 once it has installed QEMU_TOOLS
+
+
+def require_qemu_tools() -> None:
+    """Skip (naming what is missing) on a machine without the ARM toolchain or QEMU; fail instead
+    where KEI_REQUIRE_QEMU=1 says they were installed (CI), so a broken install is never a skip."""
+    import shutil
+
+    import pytest
+
+    missing = [tool for tool in QEMU_TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    why = f"{' and '.join(missing)} not on PATH (Debian: {QEMU_INSTALL})"
+    if os.environ.get(QEMU_REQUIRED_ENV) == "1":
+        pytest.fail(f"{why}, but {QEMU_REQUIRED_ENV}=1 says they were installed")
+    pytest.skip(f"Cortex-M target tests need the ARM toolchain and QEMU: {why}")

@@ -6,6 +6,7 @@
 #   make mps2-an386-soft     build/mps2_an386-soft/kei_bms.elf: the same with soft float, to compare
 #   make mps2-an386-tests    build/mps2_an386/tests/*.elf: the C tests, semihosted, for QEMU
 #   make mps2-an386-soft-tests  the same, soft float
+#   make mps2-an386-check    run the C tests of both under qemu-system-arm (semihosting)
 #   make mps2-an386-size     flash and RAM of both images by section
 #
 # Needs arm-none-eabi-gcc and newlib (Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi).
@@ -17,13 +18,13 @@ MPS2_HARD_FLAGS := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 MPS2_SOFT_FLAGS := -mcpu=cortex-m4 -mthumb -mfloat-abi=soft
 MPS2_OPT ?= -O2
 # the core's objects are the same in the firmware and in the test images: what is tested is what ships
-MPS2_CFLAGS = $(WARN) $(MPS2_OPT) -g -ffunction-sections -fdata-sections -Iinclude -I$(MPS2_PORT) -MMD -MP
+MPS2_CFLAGS = $(WARN) $(MPS2_OPT) $(VARIANT_FLAGS) -g -ffunction-sections -fdata-sections -Iinclude -I$(MPS2_PORT) -MMD -MP
 MPS2_LDFLAGS = -nostartfiles -T $(MPS2_PORT)/linker.ld -Wl,--gc-sections
 MPS2_PORT_OBJ := startup uart timebase console main
 # the semihosted tests need newlib's stdio: a heap and a deeper stack than the firmware's 4 KiB
 MPS2_TEST_LDFLAGS = -Wl,--defsym=__stack_size=0x10000 -Wl,--defsym=__heap_size=0x40000 --specs=rdimon.specs
 
-.PHONY: mps2-an386 mps2-an386-soft mps2-an386-tests mps2-an386-soft-tests mps2-an386-size
+.PHONY: mps2-an386 mps2-an386-soft mps2-an386-tests mps2-an386-soft-tests mps2-an386-check mps2-an386-size
 
 # $(1) output folder, $(2) floating-point flags
 define MPS2_VARIANT
@@ -61,6 +62,13 @@ mps2-an386: $(MPS2_HARD)/kei_bms.elf
 mps2-an386-soft: $(MPS2_SOFT)/kei_bms.elf
 mps2-an386-tests: $(TESTS:%=$(MPS2_HARD)/tests/%.elf)
 mps2-an386-soft-tests: $(TESTS:%=$(MPS2_SOFT)/tests/%.elf)
+
+QEMU_ARM ?= qemu-system-arm
+MPS2_QEMU = $(QEMU_ARM) -machine mps2-an386 -nodefaults -display none -monitor none \
+	-semihosting-config enable=on,target=native -kernel
+
+mps2-an386-check: mps2-an386-tests mps2-an386-soft-tests
+	@set -e; for d in $(MPS2_HARD) $(MPS2_SOFT); do for t in $(TESTS); do $(MPS2_QEMU) $$d/tests/$$t.elf; done; done
 
 mps2-an386-size: $(MPS2_HARD)/kei_bms.elf $(MPS2_SOFT)/kei_bms.elf
 	@for f in $^; do echo "== $$f"; arm-none-eabi-size -A $$f | grep -v '^\.debug\|^\.comment\|^\.ARM.attr'; done
