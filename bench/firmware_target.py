@@ -6,7 +6,9 @@ engineer asks for, each printed with how it was measured.
    nanosecond of virtual time; the firmware's cycle counter, a 25 MHz timer, then counts instructions
    / 40) over the steps of a real session (`kei hil run`'s session, the design on its cycle, a
    window of 16): the whole firmware (RX and TX interrupts, rings, main loop: everything but sleep
-   and the console) and the core alone (inside kei_device_feed). Hard vs soft float: the ratio.
+   and the console) and the core alone (inside kei_device_feed, the TX interrupts it triggers
+   included). Hard vs soft float: the ratio. Then where a step's instructions go: the profile image
+   (port/mps2_an386/profile.c: the core's parts timed alone, same flags, same objects).
    What that means in microseconds at the board's clock, at one cycle per instruction (a lower bound:
    a Cortex-M4 takes 1 cycle for most instructions, 2 for a load, 2-4 for a taken branch, 14 for a
    VDIV/VSQRT; ARM DDI 0439B chapter 3).
@@ -36,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kei.hil.firmware.console import console_records  # noqa: E402
+from kei.hil.firmware.build import BUILD_DIR, make  # noqa: E402
 from kei.hil.firmware.elf import read_image, size_table  # noqa: E402
+from kei.hil.firmware.qemu import qemu_program, semihosted_argv  # noqa: E402
 from kei.hil.firmware.targets import build_target  # noqa: E402
 from kei.hil.session.runner import run_session  # noqa: E402
 from kei.hil.wire import protocol as P  # noqa: E402
@@ -49,6 +53,15 @@ NS_PER_INSTRUCTION = 1.0       # -icount shift=0: 2^0 ns of virtual time per ins
 PORT_TIMEOUT_S = 30.0
 STEP_WIRE_BYTES = len(P.Step(seq=1, dt_s=1.0, mode=1, demand=1.0).frame())
 TELEMETRY_WIRE_BYTES = len(P.Telemetry(1, 1, *([1.0] * 11), 0, 1).frame())
+
+
+def profile(elf: Path) -> list[str]:
+    """The profile image's lines, run under -icount shift=0 with semihosting."""
+    done = subprocess.run(semihosted_argv(qemu_program(), "mps2-an386", elf, icount=True), capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode != 0:
+        sys.exit(f"bench/firmware_target.py: {elf} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout.splitlines()
 
 
 def start_device(elf: Path, stderr_path: Path, icount: bool) -> tuple[subprocess.Popen, str]:
@@ -118,10 +131,15 @@ def main() -> None:
             clock_hz = boot["clock_hz"]
             whole, core = instructions_per_step(stats[-1], clock_hz)
             per_step[abi] = whole
-            print(f"  {abi} float ({boot['float']}): {whole:8.0f} instructions/step (core alone {core:.0f}) over "
+            print(f"  {abi} float (the image says float={boot['float']}): {whole:8.0f} instructions/step (core alone {core:.0f}) over "
                   f"{stats[-1]['steps']} steps; at {clock_hz / 1e6:g} MHz, 1 cycle/instruction: >= {whole / clock_hz * 1e6:.0f} us "
                   f"per step; stack high-water {stats[-1]['stack_used']} of {stats[-1]['stack_size']} B")
         print(f"  soft / hard float: {per_step['soft'] / per_step['hard']:.2f}x the instructions per step")
+        make("mps2-an386-profile")
+        for abi, folder in (("hard", "mps2_an386"), ("soft", "mps2_an386-soft")):
+            print(f"  where they go, {abi} float (the profile image: each part alone, averaged over 2000 calls):")
+            for line in profile(BUILD_DIR / folder / "profile.elf"):
+                print(f"    {line}")
 
         print("\n3. maximum step rate")
         line = {baud: baud / BITS_PER_BYTE_8N1 / TELEMETRY_WIRE_BYTES

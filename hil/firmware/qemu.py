@@ -110,15 +110,18 @@ def qemu_argv(program: str, machine: str, elf: Path, uart_fd: int, console_fd: i
             "-chardev", f"socket,id=console,fd={console_fd}", "-serial", "chardev:console",
             "-device", f"loader,addr={boot_args_addr:#x},data={(device_id << 32) | BOOT_ARGS_MAGIC:#x},data-len=8",
             "-device", f"loader,addr={boot_args_addr + 8:#x},data={flags:#x},data-len=4",
-            *(["-icount", "shift=0,align=off,sleep=on"] if icount else ["-accel", "tcg,thread=single"]),
+            *(ICOUNT_ARGS if icount else ("-accel", "tcg,thread=single")),
             "-kernel", str(elf)]
 
 
-def semihosted_argv(program: str, machine: str, elf: Path) -> list[str]:
-    """qemu-system-arm running a semihosted test image (port/mps2_an386/semihost.c): its stdout and
-    stderr are QEMU's, its exit status QEMU's exit status."""
+ICOUNT_ARGS = ("-icount", "shift=0,align=off,sleep=on")  # 1 ns of virtual time per instruction
+
+
+def semihosted_argv(program: str, machine: str, elf: Path, *, icount: bool = False) -> list[str]:
+    """qemu-system-arm running a semihosted test or profile image (port/mps2_an386/semihost.c): its
+    stdout and stderr are QEMU's, its exit status QEMU's exit status."""
     return [program, "-machine", machine, "-nodefaults", "-display", "none", "-monitor", "none",
-            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+            "-semihosting-config", "enable=on,target=native", *(ICOUNT_ARGS if icount else ()), "-kernel", str(elf)]
 
 
 def _die_with_parent() -> None:

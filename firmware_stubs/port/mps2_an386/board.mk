@@ -7,6 +7,8 @@
 #   make mps2-an386-tests    build/mps2_an386/tests/*.elf: the C tests, semihosted, for QEMU
 #   make mps2-an386-soft-tests  the same, soft float
 #   make mps2-an386-check    run the C tests of both under qemu-system-arm (semihosting)
+#   make mps2-an386-profile  build/mps2_an386{,-soft}/profile.elf: where a step's instructions go
+#                            (semihosted; run under QEMU -icount shift=0, bench/firmware_target.py)
 #   make mps2-an386-size     flash and RAM of both images by section
 #
 # Needs arm-none-eabi-gcc and newlib (Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi).
@@ -24,7 +26,8 @@ MPS2_PORT_OBJ := startup uart timebase console main
 # the semihosted tests need newlib's stdio: a heap and a deeper stack than the firmware's 4 KiB
 MPS2_TEST_LDFLAGS = -Wl,--defsym=__stack_size=0x10000 -Wl,--defsym=__heap_size=0x40000 --specs=rdimon.specs
 
-.PHONY: mps2-an386 mps2-an386-soft mps2-an386-tests mps2-an386-soft-tests mps2-an386-check mps2-an386-size
+.PHONY: mps2-an386 mps2-an386-soft mps2-an386-tests mps2-an386-soft-tests mps2-an386-check mps2-an386-profile \
+	mps2-an386-size
 
 # $(1) output folder, $(2) floating-point flags
 define MPS2_VARIANT
@@ -33,6 +36,10 @@ $(1)/core/%.o: src/%.c
 	$$(ARM_CC) $$(MPS2_CFLAGS) $(2) -c $$< -o $$@
 
 $(1)/port/main.o: $(MPS2_PORT)/main.c $$(BUILD)/gen/pack_config.h
+	@mkdir -p $$(@D)
+	$$(ARM_CC) $$(MPS2_CFLAGS) $(2) -I$$(BUILD)/gen '-DKEI_PACK_CONFIG_HEADER="pack_config.h"' -c $$< -o $$@
+
+$(1)/port/profile.o: $(MPS2_PORT)/profile.c $$(BUILD)/gen/pack_config.h
 	@mkdir -p $$(@D)
 	$$(ARM_CC) $$(MPS2_CFLAGS) $(2) -I$$(BUILD)/gen '-DKEI_PACK_CONFIG_HEADER="pack_config.h"' -c $$< -o $$@
 
@@ -53,6 +60,10 @@ $(1)/kei_bms.elf: $(MPS2_PORT_OBJ:%=$(1)/port/%.o) $(CORE:%=$(1)/core/%.o) $(MPS
 
 $(1)/tests/%.elf: $(1)/tests/%.o $(1)/port/startup.o $(1)/port/semihost.o $(CORE:%=$(1)/core/%.o) $(MPS2_PORT)/linker.ld
 	$$(ARM_CC) $(2) $$(MPS2_LDFLAGS) $$(MPS2_TEST_LDFLAGS) $$(filter %.o,$$^) -lm -o $$@
+
+$(1)/profile.elf: $(1)/port/profile.o $(1)/port/timebase.o $(1)/port/startup.o $(1)/port/semihost.o \
+		$(CORE:%=$(1)/core/%.o) $(MPS2_PORT)/linker.ld
+	$$(ARM_CC) $(2) $$(MPS2_LDFLAGS) $$(MPS2_TEST_LDFLAGS) $$(filter %.o,$$^) -lm -o $$@
 endef
 
 $(eval $(call MPS2_VARIANT,$(MPS2_HARD),$(MPS2_HARD_FLAGS)))
@@ -62,6 +73,7 @@ mps2-an386: $(MPS2_HARD)/kei_bms.elf
 mps2-an386-soft: $(MPS2_SOFT)/kei_bms.elf
 mps2-an386-tests: $(TESTS:%=$(MPS2_HARD)/tests/%.elf)
 mps2-an386-soft-tests: $(TESTS:%=$(MPS2_SOFT)/tests/%.elf)
+mps2-an386-profile: $(MPS2_HARD)/profile.elf $(MPS2_SOFT)/profile.elf
 
 QEMU_ARM ?= qemu-system-arm
 MPS2_QEMU = $(QEMU_ARM) -machine mps2-an386 -nodefaults -display none -monitor none \

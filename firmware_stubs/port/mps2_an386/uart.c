@@ -85,19 +85,24 @@ void uart_tx_irq(uart_t *u)
 
 void uart_write(uart_t *u, const uint8_t *data, size_t len)
 {
-    size_t i;
-    for (i = 0; i < len; i++) {
-        uint32_t primask;
-        while (u->tx_head - u->tx_tail > u->tx_mask) {
+    while (len > 0) {
+        uint32_t head = u->tx_head, room = u->tx_mask + 1u - (head - u->tx_tail), n, i, primask;
+        if (room == 0) {
             if (u->tx_drop_when_full) {
-                u->tx_dropped += (uint32_t)(len - i);
+                u->tx_dropped += (uint32_t)len;
                 return;
             }
             u->wait(); /* the TX interrupt makes room */
+            continue;
         }
-        u->tx_buf[u->tx_head & u->tx_mask] = data[i];
-        u->tx_head++;
-        u->tx_bytes++;
+        n = len < room ? (uint32_t)len : room;
+        for (i = 0; i < n; i++) {
+            u->tx_buf[(head + i) & u->tx_mask] = data[i];
+        }
+        u->tx_head = head + n;
+        u->tx_bytes += n;
+        data += n;
+        len -= n;
         primask = irq_save();
         if (!u->tx_active) { /* the transmitter is idle: start it; its interrupt sends the rest */
             u->tx_active = 1;
