@@ -22,14 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Another device process: the same options (the contract), in the foreground; Ctrl-C reaches it too
+    # (same process group), and it exits 0 on SIGINT. Its command first: it may build, or find QEMU missing.
+    cmd = None if args.emulator == "python" else device_command(args.emulator)
     if args.tty is None:
         print(f"kei hil emulate: {args.emulator} device running; open the PORT below with any serial tool, "
               "Ctrl-C stops it", file=sys.stderr)
-    if args.emulator == "python":
+    if cmd is None:
         return device_main.run(args)
-    # Another device process: the same options (the contract), in the foreground; Ctrl-C reaches it too
-    # (same process group), and it exits 0 on SIGINT.
-    cmd = device_command(args.emulator) + ["--idle-exit-s", f"{args.idle_exit_s:g}"]
+    cmd += ["--idle-exit-s", f"{args.idle_exit_s:g}"]
     if args.baud_pace:
         cmd += ["--baud-pace", str(args.baud_pace)]
     if args.device_id is not None:

@@ -83,6 +83,10 @@ def test_image_fits_a_small_mcu_without_heap(images, abi):
     assert doubles == [], f"double arithmetic in a binary32 firmware: {doubles}"
     soft_float = {s for s in symbols if s.startswith("__aeabi_f")}
     assert bool(soft_float) == (abi == "soft"), soft_float  # hard float: the FPU does it all
+    # the ELF reader (what `kei firmware build --target` reports) agrees with binutils
+    listing = subprocess.run(["arm-none-eabi-size", "-A", str(images[abi])], capture_output=True, text=True).stdout
+    for s in image.sections:
+        assert re.search(rf"^{re.escape(s.name)}\s+{s.size_bytes}\s+{s.address}$", listing, re.M), (s, listing)
 
 
 def source_tree() -> dict[str, int]:

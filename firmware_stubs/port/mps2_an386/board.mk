@@ -2,7 +2,8 @@
 # (docs/firmware.md, "The Cortex-M target"). Included by ../../Makefile; every output goes under
 # $(BUILD), nothing into the source folder.
 #
-#   make mps2-an386          build/mps2_an386/kei_bms.elf: the firmware, hard float (-mfloat-abi=hard)
+#   make mps2-an386          build/mps2_an386/kei_bms.elf: the firmware, hard float (-mfloat-abi=hard),
+#                            and kei_bms.bin, the flash image a board's loader takes
 #   make mps2-an386-soft     build/mps2_an386-soft/kei_bms.elf: the same with soft float, to compare
 #   make mps2-an386-tests    build/mps2_an386/tests/*.elf: the C tests, semihosted, for QEMU
 #   make mps2-an386-soft-tests  the same, soft float
@@ -13,6 +14,7 @@
 #
 # Needs arm-none-eabi-gcc and newlib (Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi).
 
+ARM_OBJCOPY ?= arm-none-eabi-objcopy
 MPS2_PORT := port/mps2_an386
 MPS2_HARD := $(BUILD)/mps2_an386
 MPS2_SOFT := $(BUILD)/mps2_an386-soft
@@ -58,6 +60,9 @@ $(1)/kei_bms.elf: $(MPS2_PORT_OBJ:%=$(1)/port/%.o) $(CORE:%=$(1)/core/%.o) $(MPS
 # objects reached only through pattern rules would be deleted as intermediates: keep them
 .PRECIOUS: $(1)/core/%.o $(1)/port/%.o $(1)/tests/%.o
 
+$(1)/kei_bms.bin: $(1)/kei_bms.elf
+	$$(ARM_OBJCOPY) -O binary $$< $$@
+
 $(1)/tests/%.elf: $(1)/tests/%.o $(1)/port/startup.o $(1)/port/semihost.o $(CORE:%=$(1)/core/%.o) $(MPS2_PORT)/linker.ld
 	$$(ARM_CC) $(2) $$(MPS2_LDFLAGS) $$(MPS2_TEST_LDFLAGS) $$(filter %.o,$$^) -lm -o $$@
 
@@ -69,8 +74,8 @@ endef
 $(eval $(call MPS2_VARIANT,$(MPS2_HARD),$(MPS2_HARD_FLAGS)))
 $(eval $(call MPS2_VARIANT,$(MPS2_SOFT),$(MPS2_SOFT_FLAGS)))
 
-mps2-an386: $(MPS2_HARD)/kei_bms.elf
-mps2-an386-soft: $(MPS2_SOFT)/kei_bms.elf
+mps2-an386: $(MPS2_HARD)/kei_bms.elf $(MPS2_HARD)/kei_bms.bin
+mps2-an386-soft: $(MPS2_SOFT)/kei_bms.elf $(MPS2_SOFT)/kei_bms.bin
 mps2-an386-tests: $(TESTS:%=$(MPS2_HARD)/tests/%.elf)
 mps2-an386-soft-tests: $(TESTS:%=$(MPS2_SOFT)/tests/%.elf)
 mps2-an386-profile: $(MPS2_HARD)/profile.elf $(MPS2_SOFT)/profile.elf
