@@ -282,7 +282,8 @@ class Relay:
         while self.last_stats_at < self.last_rx and time.monotonic() < deadline:
             if select.select([self.console], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 self._read_console()
-        return self.last_stats or "(none)"
+        return (f"{self.last_stats or '(none)'}; relay buffers: to device {self._pending(self.to_device, self.rx)} B, "
+                f"to host {self._pending(self.to_host, self.tx)} B, gathering {len(self.from_uart)} B")
 
     def _link_down(self, err: OSError | None) -> None:
         if self.link_down_until == 0.0:

@@ -3,6 +3,7 @@ build FAILS the tests, with make's output: CI has gcc and make), and talk to its
 real pty with the Python codec (hil.framing + hil.protocol), an implementation independent of the C one."""
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import select
@@ -45,6 +46,9 @@ class DeviceProcess:
 
     def open(self) -> None:
         self.fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY)
+        # kei's host takes this lock too (pyserial exclusive=True): on a shared machine, a host of another
+        # run that reconnects to a pty number since reused by this device must not read its answers
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         tty.setraw(self.fd)
         os.write(self.fd, b"\x00")  # flush any partial frame, as a host does after opening
 

@@ -131,6 +131,7 @@ static void report(void)
     console_u64("rx_overruns", proto.rx_overruns);
     console_u64("rx_max_fill", proto.rx_max_fill);
     console_u64("tx_bytes", proto.tx_bytes);
+    console_u64("tx_waiting", uart_tx_waiting(&proto)); /* queued, not yet in the transmitter */
     console_u64("idle_cycles", idle_cycles);
     console_u64("feed_cycles", feed_cycles);
     console_u64("console_cycles", console_cycles);
