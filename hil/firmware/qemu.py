@@ -218,7 +218,7 @@ class Relay:
             timeout_s = min(timeout_s, GATHER_S)
         rd = [self.console] + ([self.host_fd] if read_host else []) + ([self.uart] if read_uart and not gathering else [])
         wr = ([self.uart] if self.to_device else []) + ([self.host_fd] if self.to_host else [])
-        readable, writable, _ = select.select(rd, wr, [], max(0.0, timeout_s))
+        readable, _, _ = select.select(rd, wr, [], max(0.0, timeout_s))
         now = time.monotonic()
         if self.host_fd in readable:
             self._read_host(now)
@@ -272,6 +272,7 @@ class Relay:
         if not data:
             self._link_down(None)
             return
+        self.link_down_until = 0.0
         self.last_rx = now
         self._arrive(data, self.to_device, self.rx, now)
 

@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from kei.errors import UsageError
 from kei.hil.firmware.build import BUILD_DIR, FirmwareBuildError, make
 
 ARM_CC = "arm-none-eabi-gcc"
@@ -40,8 +41,6 @@ def target(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
-        from kei.errors import UsageError
-
         raise UsageError("--target", f"unknown target {name!r} (known: {', '.join(TARGETS)})") from None
 
 
