@@ -1,8 +1,10 @@
 """`kei firmware ...`: the C firmware stub's commands (docs/firmware.md).
 
     kei firmware config DESIGN [--bms FILE] [-o FILE]    pack_config.h for DESIGN, on stdout or to FILE
-    kei firmware build [--design DESIGN | --pack-config FILE] [--asan]
-                                                         build firmware_stubs/build/kei_bms_host
+    kei firmware build [--design DESIGN | --pack-config FILE] [--asan | --target NAME]
+                                                         build firmware_stubs/build/kei_bms_host, or the
+                                                         Cortex-M image of a target (ELF path on stdout,
+                                                         flash and RAM by section on stderr)
 
 """
 from __future__ import annotations
@@ -12,7 +14,9 @@ import sys
 from pathlib import Path
 
 from kei.hil.firmware.build import BUILD_DIR, FIRMWARE_DIR, ensure_host_binary
+from kei.hil.firmware.elf import read_image, size_table
 from kei.hil.firmware.header import pack_config_header
+from kei.hil.firmware.targets import TARGETS, build_target
 from kei.hil.setup.bms_config import bms_config_file, load_bms_config
 from kei.hil.setup.pack_setup import pack_setup
 from kei.resources import shown_path
@@ -33,14 +37,19 @@ def register(group: argparse._SubParsersAction) -> None:
     p.add_argument("--bms", default=None, metavar="FILE", help="BMS defaults (default: configs/bms.toml)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the header here instead of stdout")
     p.set_defaults(func=run_config)
-    b = sub.add_parser("build", help="build firmware_stubs/build/kei_bms_host (make -C firmware_stubs)",
-                       description="Build the stub's host program with make (incremental). Without options it "
-                       "boots with the committed firmware_stubs/config/pack_config.h.")
+    b = sub.add_parser("build", help="build the stub's host program, or its image for a microcontroller target",
+                       description="Build the stub's host program with make (incremental), or with --target the "
+                       "firmware image for a Cortex-M board (arm-none-eabi-gcc; run it with kei hil run --emulator "
+                       "qemu, or flash it: docs/firmware.md). Without --design/--pack-config it boots with the "
+                       "committed firmware_stubs/config/pack_config.h.")
     src = b.add_mutually_exclusive_group()
     src.add_argument("--design", metavar="DESIGN", help="boot configuration generated from this design file")
     src.add_argument("--pack-config", metavar="FILE", help="boot configuration header to compile in")
     b.add_argument("--bms", default=None, metavar="FILE", help="BMS defaults for --design (default: configs/bms.toml)")
-    b.add_argument("--asan", action="store_true", help="the AddressSanitizer + UBSan build (build/asan/)")
+    kind = b.add_mutually_exclusive_group()
+    kind.add_argument("--asan", action="store_true", help="the AddressSanitizer + UBSan build (build/asan/)")
+    kind.add_argument("--target", choices=list(TARGETS), metavar="NAME", help="the firmware image for a board: " +
+                      "; ".join(f"{t.name} ({t.description})" for t in TARGETS.values()))
     b.set_defaults(func=run_build)
 
 
@@ -68,6 +77,11 @@ def run_build(args: argparse.Namespace) -> int:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         pack_config = BUILD_DIR / "design_pack_config.h"
         pack_config.write_text(header_for(args.design, args.bms))
+    if args.target:
+        elf = build_target(args.target, pack_config=pack_config)
+        print(size_table(read_image(elf)), file=sys.stderr)
+        print(elf)
+        return 0
     binary = ensure_host_binary(asan=args.asan, pack_config=pack_config)
     print(binary)
     return 0

@@ -6,6 +6,8 @@ tests only ever name it:
 
     python    python3 -m kei.hil.emulator            (the emulated BMS, hil/emulator/)
     firmware  <build dir>/kei_bms_host               (the C stub; `make` first, which is incremental)
+    qemu      python3 -m kei.hil.firmware.qemu --elf <build dir>/mps2_an386/kei_bms.elf
+                                                     (the Cortex-M4 image under qemu-system-arm; built first)
 
 The process opens a pty pair, prints `PORT <path>` and serves it. It runs in its own session
 (start_new_session), so a Ctrl-C or a kill of the host does not take it down: a host that dies
@@ -27,6 +29,8 @@ from typing import Callable
 from kei.errors import UsageError
 from kei.hil.errors import BenchError, DeviceUnavailable
 from kei.hil.firmware.build import ensure_host_binary
+from kei.hil.firmware.qemu import DEFAULT_TARGET, qemu_program
+from kei.hil.firmware.targets import build_target
 
 PORT_PREFIX = "PORT "
 
@@ -60,6 +64,15 @@ register_device(DeviceKind("python", lambda: [sys.executable, "-m", "kei.hil.emu
 # make is incremental: a no-op when nothing changed
 register_device(DeviceKind("firmware", lambda: [str(ensure_host_binary())], b"kei_bms_host",
                            "the C firmware stub built for this host (firmware_stubs/)"))
+
+
+def _qemu_command() -> list[str]:
+    qemu_program()  # missing QEMU or toolchain: DeviceUnavailable here, naming the package, not a silent exit
+    return [sys.executable, "-m", "kei.hil.firmware.qemu", "--elf", str(build_target(DEFAULT_TARGET))]
+
+
+register_device(DeviceKind("qemu", _qemu_command, b"kei.hil.firmware.qemu",
+                           f"the firmware cross-built for a Cortex-M4 board ({DEFAULT_TARGET}), run by qemu-system-arm"))
 
 
 @dataclass

@@ -3,6 +3,7 @@ build FAILS the tests, with make's output: CI has gcc and make), and talk to its
 real pty with the Python codec (hil.framing + hil.protocol), an implementation independent of the C one."""
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import select
@@ -45,6 +46,9 @@ class DeviceProcess:
 
     def open(self) -> None:
         self.fd = os.open(self.port, os.O_RDWR | os.O_NOCTTY)
+        # kei's host takes this lock too (pyserial exclusive=True): on a shared machine, a host of another
+        # run that reconnects to a pty number since reused by this device must not read its answers
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         tty.setraw(self.fd)
         os.write(self.fd, b"\x00")  # flush any partial frame, as a host does after opening
 
@@ -121,3 +125,25 @@ class DeviceProcess:
 def host_program(build: str = "normal") -> Path:
     build_all()
     return HOSTS[build]
+
+
+# ---- the Cortex-M target under QEMU (test_firmware_qemu.py) ------------------------------------
+QEMU_TOOLS = ("arm-none-eabi-gcc", "qemu-system-arm")
+QEMU_INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+QEMU_REQUIRED_ENV = "KEI_REQUIRE_QEMU"  # .ci/run sets it to 1 once it has installed QEMU_TOOLS
+
+
+def require_qemu_tools() -> None:
+    """Skip (naming what is missing) on a machine without the ARM toolchain or QEMU; fail instead
+    where KEI_REQUIRE_QEMU=1 says they were installed (CI), so a broken install is never a skip."""
+    import shutil
+
+    import pytest
+
+    missing = [tool for tool in QEMU_TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    why = f"{' and '.join(missing)} not on PATH (Debian: {QEMU_INSTALL})"
+    if os.environ.get(QEMU_REQUIRED_ENV) == "1":
+        pytest.fail(f"{why}, but {QEMU_REQUIRED_ENV}=1 says they were installed")
+    pytest.skip(f"Cortex-M target tests need the ARM toolchain and QEMU: {why}")
