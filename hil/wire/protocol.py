@@ -22,6 +22,7 @@ from kei.hil.wire.framing import encode_frame
 PROTOCOL_VERSION = 1
 WINDOW = 16
 OCV_POINTS = 21
+MAX_STEP_DT_S = 60.0   # a STEP's dt_s is in (0, 60] (section 3)
 HEADER = struct.Struct("<BH")
 
 

@@ -64,6 +64,6 @@ def test_bad_logs_are_named(tmp_path):
     with pytest.raises(LogError, match="already holds a session log"):
         LogWriter.create(d, HEADER, tmp_path / "d.toml", "")
     with open(d / "steps.csv", "a") as fh:
-        fh.write("3,1,2\n")
-    with pytest.raises(LogError, match=r"steps.csv:5: 3 fields"):
+        fh.write("3,1,2\n" + format_row([3] + [1.0] * (len(STEP_COLUMNS) - 1)))
+    with pytest.raises(LogError, match=r"steps.csv:5: 3 fields"):  # damage with rows after it: named, not cut
         read_log(d)
