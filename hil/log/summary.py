@@ -105,26 +105,26 @@ def _predicted_steps(head: dict) -> int | None:
 
 
 def range_validity(head: dict, end: dict | None, last_step: int, abort: dict | None = None) -> str | None:
-    """Why the log holds no range measurement (None: it does)."""
+    """Why the log holds no range measurement (None: it does); every reason that applies."""
     predicted = head.get("predicted") or {}
+    reasons = []
     if end is None:
         expected = _predicted_steps(head)
         of = f" of ~{expected:,} predicted to empty" if expected else ""
         why = f"; it stopped with: {abort['error'].splitlines()[0]}" if abort and abort.get("error") else ""
-        return f"the log ends at step {max(last_step, 0):,}{of}, with no result{why}"
-    reason = end.get("reason")
-    if reason == "step_limit":
-        return f"stopped by --max-steps {head.get('max_steps')}: a smoke test, not a range measurement"
-    if reason == "max_cycles":
-        return "stopped by the max_cycles safety stop before the pack was done: not a range measurement"
-    if reason not in RANGE_REASONS:
-        return f"ended by {reason!r}, not by the pack"
+        reasons.append(f"the log ends at step {max(last_step, 0):,}{of}, with no result{why}")
+    elif end.get("reason") == "step_limit":
+        reasons.append(f"stopped by --max-steps {head.get('max_steps')}: a smoke test, not a range measurement")
+    elif end.get("reason") == "max_cycles":
+        reasons.append("stopped by the max_cycles safety stop before the pack was done: not a range measurement")
+    elif end.get("reason") not in RANGE_REASONS:
+        reasons.append(f"ended by {end.get('reason')!r}, not by the pack")
     missed = int(predicted.get(TRACE_MISS_KEY) or 0)
     if missed:
         per_cycle = (head.get("profile") or {}).get("steps_per_cycle")
-        return (f"the car cannot drive {missed} of the {per_cycle} steps of each cycle (a power, torque or speed "
-                f"limit): the trace gives it distance it does not earn, so this is no range on this cycle")
-    return None
+        reasons.append(f"the car cannot drive {missed} of the {per_cycle} steps of each cycle (a power, torque or "
+                       "speed limit): the trace gives it distance it does not earn, so this is no range on this cycle")
+    return "; ".join(reasons) or None
 
 
 def summarize(log: SessionLog) -> dict:
@@ -152,7 +152,7 @@ def summarize(log: SessionLog) -> dict:
         "range_invalid_reason": invalid,
         "distance_km": distance_km,
         "cutoff_reason": end["reason"] if end else "unfinished",
-        "cutoff_detail": end["detail"] if end else invalid + " (resume it)",
+        "cutoff_detail": end["detail"] if end else invalid.split("; the car cannot")[0] + " (resume it)",
         "steps": max(last_step, 0),
         "cycles": round(max(last_step, 0) / steps_per_cycle, 4),
         TRACE_MISS_KEY: int(predicted.get(TRACE_MISS_KEY) or 0),

@@ -19,10 +19,11 @@ Per step k (global step number, 1-based; on the wire `k mod 65536`):
 Every path makes progress or ends with a named error: an answer that cannot be right
 (`telemetry_check`) is asked again, and the same bad answer `bad_answer_limit` times is a device
 fault; a NACK OUT_OF_ORDER that expects a step outside the window means the device lost the session
-(a board that reset behind a USB-UART bridge that kept the port open) and it is restored; NACKs
-beyond `nack_resends_without_progress` resend nothing; `dead_link_s` without a logged step ends the
-session whatever the device keeps answering; and reconnects, restarts and restores are capped at
-`recoveries_without_progress` in a row without a logged step.
+(a board that reset behind a USB-UART bridge that kept the port open) and it is restored, and so
+is one that has NACKed more than `nack_resends_without_progress` steps since the last logged one;
+`dead_link_s` without a logged step ends the session whatever the device keeps answering; and
+reconnects, restarts and restores are capped at `recoveries_without_progress` in a row without a
+logged step.
 """
 from __future__ import annotations
 
@@ -69,7 +70,12 @@ STATS_EVENT_PERIOD_S = 1.0
 
 class _DeviceReset(Exception):
     """The device lost the session's state mid-run (NOT_CONFIGURED, or an OUT_OF_ORDER that expects a
-    step outside the window: it reset); say HELLO again and restore it."""
+    step outside the window: it reset); say HELLO again and restore it. `force`: restore even if
+    HELLO claims the device holds the session (its answers said otherwise)."""
+
+    def __init__(self, message: str, force: bool = False):
+        super().__init__(message)
+        self.force = force
 
 
 @dataclass
@@ -151,6 +157,7 @@ class Session:
         self._recoveries: list[str] = []   # since the last logged step
         self._recovery_step = self.logged
         self._bad_answers: dict[int, int] = {}  # step -> bad TELEMETRY answers to it
+        self._force_restore = False
     # ---- top level ----------------------------------------------------------------------------
     def run(self) -> tuple[str, str]:
         """Drive to an end condition; returns (reason, detail). Link losses are ridden out."""
@@ -174,6 +181,7 @@ class Session:
                     self._note_device()
                     self.log.event("reconnected", step=self.logged, port=self.conn.port)
                 except _DeviceReset as err:
+                    self._force_restore = err.force
                     self.log.event("device_reset", step=self.logged, why=str(err))
                     self._recovery(f"the device lost the session ({err})")
         finally:
@@ -274,12 +282,13 @@ class Session:
         if self.logged < 0:
             self._configure(transport, self.configure)
             self._log_initial_state(transport)
-        elif self._device_can_continue(ack):
+        elif not self._force_restore and self._device_can_continue(ack):
             self.log.event("continue", step=self.logged, device_step=ack.step_count)
         else:
             self.stats.device_restores += 1
             self._configure(transport, self._restore_message())
             self.log.event("restored", step=self.logged, from_row=self.logged)
+            self._force_restore = False
         self.known_device_id = ack.device_id
         self.log.flush()
         self.pacer.rebase(self.time_s)
@@ -374,7 +383,8 @@ class Session:
             self._last_flags = t.fault_flags
         self.log.rows(lines)
         self.log.flush()
-        self._bad_answers.clear()
+        for old in [s for s in self._bad_answers if s <= self.logged]:
+            del self._bad_answers[old]
         for old in [s for s in self.limits if s < keep_from and s != 0]:
             del self.limits[old]
         if self.progress is not None:
@@ -418,7 +428,6 @@ class Session:
         timer = time.monotonic()           # restarted on progress and on resends; expired: resend all
         progress_at = timer                # last logged step (or the first step in flight after idling)
         nacks = 0                          # NACK OUT_OF_ORDER answers since progress_at
-        last_nack = None
         pacer, unpaced = self.pacer, self.pacer.unpaced
         stats, log = self.stats, self.log
 
@@ -489,9 +498,13 @@ class Session:
                                 raise _DeviceReset(f"step {base + off} refused as OUT_OF_ORDER, the device "
                                                    f"expects seq {msg.expected_seq}")
                             nacks += 1
-                            last_nack = msg
-                            if nacks <= link.nack_resends_without_progress:
-                                resend += flight.answered(base + off, False, now)[0]
+                            if nacks > link.nack_resends_without_progress:
+                                # Not line noise any more: a device that refuses whatever it gets.
+                                # Restore it to the log's state, whatever HELLO claims.
+                                raise _DeviceReset(f"{nacks} NACK OUT_OF_ORDER without a step logged, the last "
+                                                   f"for step {base + off} expecting seq {msg.expected_seq}",
+                                                   force=True)
+                            resend += flight.answered(base + off, False, now)[0]
                         elif msg.reason == NackReason.NOT_CONFIGURED:
                             raise _DeviceReset("step answered NOT_CONFIGURED")
                         elif msg.reason == NackReason.BAD_VALUE:
@@ -526,8 +539,7 @@ class Session:
             # 5. no progress at all for dead_link_s, whatever the device keeps answering: a named end
             now = time.monotonic()
             if base < nxt and now - progress_at > link.dead_link_s:
-                seen = (f"; since the last logged step: {nacks} NACK OUT_OF_ORDER (the last expecting seq "
-                        f"{last_nack.expected_seq})" if last_nack is not None and nacks else "")
+                seen = f", {nacks} NACK OUT_OF_ORDER since the last logged step" if nacks else ""
                 raise LinkTimeout(f"{self.conn.port}: no answer the host could log for step {base} in "
                                   f"{now - progress_at:.1f} s (dead_link_s){seen}")
             #    no answer within the timeout (a lost frame nothing was sent after, a pause): resend

@@ -37,8 +37,8 @@ LINK_FIELDS = (
     Field("reconnect_interval_s", float, "s", "retry period while a lost port comes back", min=0.01, max=60),
     Field("reconnect_timeout_s", float, "s", "give up on a lost port after this", min=0.0, max=86400),
     Field("write_timeout_s", float, "s", "a write blocked this long is an error", min=0.1, max=600),
-    Field("nack_resends_without_progress", int, "-", "NACK OUT_OF_ORDER answers acted on between two logged steps; "
-          "beyond, only the timeout resends", min=1, max=100_000),
+    Field("nack_resends_without_progress", int, "-", "NACK OUT_OF_ORDER answers resent between two logged steps; "
+          "beyond, the device is asked what it holds and restored", min=1, max=100_000),
     Field("bad_answer_limit", int, "-", "the same step answered this often with an unbelievable TELEMETRY: a device "
           "fault", min=1, max=1000),
     Field("recoveries_without_progress", int, "-", "reconnects, restarts and restores in a row without a step "
