@@ -171,10 +171,10 @@ class Device:
         values = [p.pack_voltage_v, p.current_a, bms.soc_estimate, p.soc_true, v_min, v_max, p.temp_c,
                   bms.allowed_discharge_a, bms.allowed_charge_a, bms.energy_out_wh, p.soc_w]
         try:
-            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count & 0xFFFFFFFF, *values,
+            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count, *values,
                                         bms.fault_flags, int(bms.contactor), 0)
         except OverflowError:
-            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count & 0xFFFFFFFF, *map(_f32, values),
+            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count, *map(_f32, values),
                                         bms.fault_flags, int(bms.contactor), 0)
         return encode_frame(body)
 

@@ -58,6 +58,7 @@ from kei.hil.wire.protocol import (
     StepMode,
     Stop,
     Telemetry,
+    configure_errors,
     decode,
 )
 from kei.units import BITS_PER_BYTE_8N1
@@ -307,6 +308,11 @@ class Session:
         return restore_configure(self.configure, replace(t, seq=self.logged % SEQ_MOD, step_count=self.logged))
 
     def _configure(self, transport, configure: Configure) -> None:
+        refused = configure_errors(configure, self.hello.max_series)
+        if refused:  # the device would NACK it: say why, from the table it applies
+            what = "restore it from" if configure.step_count else "configure it for"
+            raise ProtocolError(f"{self.conn.port}: cannot {what} step {self.logged}: the CONFIGURE is outside what "
+                                "the device accepts: " + "; ".join(refused))
         retries = self.cfg.link.request_retries
         for msg, what in ((self.ocv, "OCV_TABLE"), (configure, "CONFIGURE")):
             self._request(transport, lambda s, m=msg: replace(m, seq=s),
