@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kei.hil.errors import LinkError
+from kei.hil.errors import DeviceUnavailable, LinkError
 from kei.hil.link.devices import DeviceProcess, adopt_emulator, start_emulator
 from kei.hil.link.faults import FaultSpec, FaultyTransport
 from kei.hil.link.transport import SerialTransport, Transport
@@ -77,13 +77,18 @@ class Connection:
         """Get the link back; LinkError when it is not back within `link.reconnect_timeout_s`."""
         link = self.config.link
         deadline = time.monotonic() + link.reconnect_timeout_s
+        restarted = False
         while True:
             try:
                 if self.emulator_kind is not None and (self.device is None or not self.device.alive()):
+                    if restarted:  # one restart per reconnect: the session caps how many in a row
+                        raise DeviceUnavailable(f"{self.device_gone()} right after it was restarted")
                     if self.device is not None:
                         self.device.stop(0.1)  # reap it
                     if self.serial is not None:
                         self.serial.close()
+                    restarted = True
+                if restarted:
                     return self.open()
                 self.transport.reopen()
                 return self.transport

@@ -424,11 +424,12 @@ def read_log(directory: str | Path, load_steps: bool = True) -> SessionLog:
     return log
 
 
-def iter_step_chunks(path: Path, chunk_bytes: int = READ_CHUNK_BYTES):
+def iter_step_chunks(path: Path, chunk_bytes: int | None = None):
     """steps.csv as dicts of column arrays, a few thousand rows at a time, in order; the damaged
     tail (good_end) is left out. A bad row before it, or steps that are not consecutive, raise
     LogError naming the line."""
     end, _ = good_end(path, _valid_row, STEPS_HEADER.encode())
+    chunk_bytes = chunk_bytes or READ_CHUNK_BYTES
     width = len(STEP_COLUMNS)
     line_no = 2          # of the first row of the next chunk
     previous = None      # the last step number so far

@@ -259,7 +259,8 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
         _check_prediction(log_dir, head, prediction)
         parts = _session_parts(prediction, config, configure, head.get("max_steps"))
         start = resume_point(old, config, parts)
-        if start.end is not None and any(e.get("event") == "stopped" for e in old.events):
+        if start.end is not None and any(e.get("event") == "stopped" and e.get("why", "end") == "end"
+                                         for e in old.events):
             # the measurement and the STOP are in the log; only result.json is missing (or unreadable)
             result = _finish(log, log_dir, None, None)
             return Outcome(result, log_dir, _finished_note(old, result))
@@ -315,9 +316,12 @@ def resume_point(log: SessionLog, config: BenchConfig, parts: _Parts) -> ResumeP
                 raise LogError(f"{log.dir}: the run ended on step {int(c['step'][idx])} but the log goes on")
             break
     hello = next((e for e in reversed(log.events) if e.get("event") == "hello"), None)
+    # a STOP the last host sent when it stopped early, after its last handshake
+    last_stop = next((e for e in reversed(log.events) if e.get("event") in ("stopped", "hello")), None)
+    stopped = last_stop is not None and last_stop.get("event") == "stopped" and last_stop.get("why", "end") != "end"
     return ResumePoint(logged_step=last["step"], speed_mps=last["speed_mps"], distance_m=last["distance_m"],
                        time_s=last["time_s"], wall_s=last["wall_s"], last_tel=log.telemetry(-1), limits=limits, end=finished,
-                       device_id=hello.get("device_id") if hello else None)
+                       device_id=hello.get("device_id") if hello else None, stopped_by_host=stopped)
 
 
 def _drive(log: LogWriter, log_dir: Path, conn: Connection, config, parts: _Parts, ocv, configure, pacer,
@@ -332,9 +336,11 @@ def _drive(log: LogWriter, log_dir: Path, conn: Connection, config, parts: _Part
         finished = True
     except KeyboardInterrupt:
         log.event("interrupted", step=session.logged)
+        session.stop_on_abort("interrupted")
         raise
     except BenchError as err:
         log.event("aborted", step=session.logged, error=str(err))
+        session.stop_on_abort("aborted")
         if session.logged < 0:
             raise SessionAborted(err, f"{err}\n  nothing was measured (log: {log_dir})") from err
         kept = (f"; the {conn.emulator_kind} emulator (pid {conn.device.pid}) keeps its state for "

@@ -31,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-from kei.hil.errors import DeviceFault, LinkLost, LinkTimeout, ProtocolError
+from kei.hil.errors import BenchError, DeviceFault, LinkLost, LinkTimeout, ProtocolError
 from kei.hil.link.connection import Connection
 from kei.hil.log.session_log import SEQ_MOD, LogWriter, format_row
 from kei.hil.session.drive import Car, DriveProfile
@@ -53,6 +53,8 @@ from kei.hil.wire.protocol import (
     Nack,
     NackReason,
     OcvTable,
+    Reset,
+    ResetWhat,
     Status,
     Step,
     StepMode,
@@ -112,6 +114,7 @@ class ResumePoint:
     limits: dict = field(default_factory=dict)   # step -> StepLimits, row 0 and the last lag + 1 rows
     end: tuple[str, str] | None = None
     device_id: int | None = None
+    stopped_by_host: bool = False  # the session stopped early with a STOP (contactor open)
 
 
 class Session:
@@ -159,6 +162,7 @@ class Session:
         self._recovery_step = self.logged
         self._bad_answers: dict[int, int] = {}  # step -> bad TELEMETRY answers to it
         self._force_restore = False
+        self.stopped_by_host = st.stopped_by_host  # the last host sent STOP when it stopped early
     # ---- top level ----------------------------------------------------------------------------
     def run(self) -> tuple[str, str]:
         """Drive to an end condition; returns (reason, detail). Link losses are ridden out."""
@@ -285,11 +289,18 @@ class Session:
             self._log_initial_state(transport)
         elif not self._force_restore and self._device_can_continue(ack):
             self.log.event("continue", step=self.logged, device_step=ack.step_count)
+            if self.stopped_by_host and self.end is None:  # our STOP after an error opened it: close it
+                self._request(transport, lambda s: Reset(s, ResetWhat.CLEAR_FAULTS),
+                              lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Reset.TYPE
+                              else None, link.request_retries, "RESET")
+                self.log.event("contactor_closed", step=self.logged, note="opened by the host's STOP when the "
+                               "session stopped early (RESET 1: latched faults cleared, debounce timers restarted)")
         else:
             self.stats.device_restores += 1
             self._configure(transport, self._restore_message())
             self.log.event("restored", step=self.logged, from_row=self.logged)
             self._force_restore = False
+        self.stopped_by_host = False
         self.known_device_id = ack.device_id
         self.log.flush()
         self.pacer.rebase(self.time_s)
@@ -351,14 +362,27 @@ class Session:
             raise DeviceFault(f"{self.conn.port}: step {step}: the device answered {n} times with a TELEMETRY "
                               f"that cannot be right ({problem}): a device fault, not line noise")
 
-    def _stop_device(self, transport) -> None:
+    def _stop_device(self, transport, retries: int | None = None, why: str = "end") -> bool:
         try:
             self._request(transport, lambda s: Stop(s),
                           lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Stop.TYPE else None,
-                          self.cfg.link.request_retries, "STOP")
-            self.log.event("stopped", step=self.logged)
+                          retries or self.cfg.link.request_retries, "STOP", fixed_timeout=retries is not None)
+            self.log.event("stopped", step=self.logged, why=why)
+            return True
         except (LinkTimeout, LinkLost, ProtocolError) as err:  # the measurement is complete either way
-            self.log.event("stop_failed", step=self.logged, error=str(err))
+            self.log.event("stop_failed", step=self.logged, why=why, error=str(err))
+            return False
+
+    def stop_on_abort(self, why: str) -> None:
+        """The session ends before an end condition (an error, Ctrl-C): leave the contactor open if
+        the device still listens (a few tries; a device that is gone costs little). A resume closes
+        it again (`_handshake`)."""
+        transport = self.conn.transport
+        if transport is not None and self.hello is not None:
+            try:
+                self._stop_device(transport, self.cfg.link.stop_on_abort_tries, why)
+            except BenchError as err:  # the error that ended the session is the one to report
+                self.log.event("stop_failed", step=self.logged, why=why, error=str(err))
 
     # ---- logging ------------------------------------------------------------------------------
     def _log_rows(self, answered: list) -> None:

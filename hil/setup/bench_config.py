@@ -43,6 +43,8 @@ LINK_FIELDS = (
           "fault", min=1, max=1000),
     Field("recoveries_without_progress", int, "-", "reconnects, restarts and restores in a row without a step "
           "logged before the session gives up", min=1, max=1000),
+    Field("stop_on_abort_tries", int, "-", "STOP tries (answer_timeout_s each) when a session stops early", min=1,
+          max=100),
 )
 EMULATOR_FIELDS = (
     Field("start_timeout_s", float, "s", "wait for the device process's PORT line", min=0.5, max=600),
@@ -84,6 +86,7 @@ class LinkSettings:
     nack_resends_without_progress: int
     bad_answer_limit: int
     recoveries_without_progress: int
+    stop_on_abort_tries: int
 
 
 @dataclass(frozen=True)

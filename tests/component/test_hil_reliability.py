@@ -104,6 +104,7 @@ def test_a_device_that_nacks_every_step_ends_with_a_named_error(tmp_path):
     log = read_log(tmp_path / "n")
     assert log.rows == 1  # row 0 only: nothing was measured, nothing invented
     assert [e["event"] for e in log.events].count("restored") == 3
+    assert [e.get("why") for e in log.events if e["event"] == "stopped"] == ["aborted"]  # safe state: STOP sent
 
 
 # ---- must fix 7: restarts capped ------------------------------------------------------------
@@ -142,8 +143,9 @@ def test_a_trace_the_car_cannot_drive_is_reported_as_no_range(tmp_path):
     out = kei("hil", "run", DESIGN, "--cycle", "us06", "--emulator", "python", "--log", tmp_path / "u", "--json")
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
+    assert result["measured_range_km"] is None, result["measured_range_km"]
     assert result["trace_miss_steps"] == 4 and result["cutoff_reason"] == "bms_cutoff"
-    assert result["measured_range_km"] is None and result["range_valid"] is False
+    assert result["range_valid"] is False
     assert "cannot drive 4 of the 600 steps" in result["range_invalid_reason"]
     assert "cannot drive 4 of the 600 steps" in out.stderr  # said at the start, too
     assert result["distance_km"] > 100
@@ -157,8 +159,8 @@ def test_an_absurd_trace_measures_no_millions_of_km(tmp_path):
     cycle.write_text("time_s,speed_mps\n" + "".join(f"{t},{0 if t == 0 else 1e6}\n" for t in range(0, 400)))
     result = kei_json("hil", "run", DESIGN, "--cycle", cycle, "--emulator", "python", "--log", tmp_path / "w",
                       "--max-steps", 2000)
-    assert result["distance_km"] > 1e6
-    assert result["measured_range_km"] is None and result["range_valid"] is False
+    assert result["measured_range_km"] is None, result["measured_range_km"]
+    assert result["distance_km"] > 1e6 and result["range_valid"] is False
     assert "cannot drive 399 of the 399 steps" in result["range_invalid_reason"]
 
 
@@ -286,3 +288,26 @@ def test_a_cycle_step_longer_than_a_step_can_carry_is_refused_before_the_run(tmp
     out = kei("hil", "run", DESIGN, "--cycle", cycle, "--emulator", "python", "--log", tmp_path / "g")
     assert out.returncode == 3 and "gap.csv" in out.stderr and "from t = 98 s to 175 s (77 s)" in out.stderr
     assert not (tmp_path / "g").exists()
+
+
+def test_ctrl_c_leaves_the_contactor_open_and_resume_closes_it(clean_run, tmp_path):
+    """Safe state: a session stopped by Ctrl-C (or an error) sends STOP; the resume closes the
+    contactor again (RESET 1) and measures the same range."""
+    from test_hil_session import INTERRUPTIBLE_PACE, KILL_AFTER_ROWS, start_kei, wait_for_rows
+
+    log_dir = tmp_path / "i"
+    try:
+        host = start_kei("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir,
+                         "--pace", INTERRUPTIBLE_PACE)
+        wait_for_rows(log_dir, KILL_AFTER_ROWS, host)
+        host.send_signal(__import__("signal").SIGINT)
+        _, err = host.communicate(timeout=30)
+        assert host.returncode == 130 and f"kei hil resume {log_dir}" in err
+        stops = [e for e in read_log(log_dir).events if e["event"] == "stopped"]
+        assert [e["why"] for e in stops] == ["interrupted"]
+        result = kei_json("hil", "resume", log_dir, "--pace", "max")
+        events = [e["event"] for e in read_log(log_dir).events]
+        assert "continue" in events and "contactor_closed" in events
+        assert result["measured_range_km"] == clean_run["measured_range_km"]
+    finally:
+        stop_emulators(log_dir)

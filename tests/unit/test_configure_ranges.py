@@ -156,3 +156,9 @@ def test_no_accepted_configure_disables_a_protection_on_the_emulator(cfg, seed):
         if not answers[-1].contactor:
             host.send(P.Reset(10_000 + s.seq, P.ResetWhat.CLEAR_FAULTS))  # and go on: protections trip again
             monitor.held.clear()  # RESET 1 restarts the debounce timers
+
+
+def test_protocol_md_lists_every_range():
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    for r in CONFIGURE_RANGES:
+        assert f"| `{r.name}` | {r.text()} | {r.why} |" in text, f"docs/protocol.md: the range of {r.name}"

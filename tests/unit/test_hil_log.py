@@ -127,7 +127,8 @@ def test_rows_are_synced_at_a_bounded_interval_and_events_at_once(tmp_path, monk
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(time.monotonic()), real_fsync(fd))[1])
     design = tmp_path / "d.toml"
     design.write_text("name = 'x'\n")
-    log = LogWriter.create(tmp_path / "log", HEADER, design, "[session]\n", sync_interval_s=0.05)
+    log = LogWriter.create(tmp_path / "log", HEADER, design, "[session]\n")
+    log.sync_interval_s = 0.05  # bench.toml [log] sync_interval_s
     synced.clear()
     start = time.monotonic()
     row = format_row([1] + [1.0] * (len(STEP_COLUMNS) - 1))
@@ -147,3 +148,65 @@ def test_rows_are_synced_at_a_bounded_interval_and_events_at_once(tmp_path, monk
     assert len(synced) == n + 4
     log.close()
     assert len(synced) == n + 6
+
+
+def summary_of(tmp_path, *, end=None, max_steps=None, trace_miss=0, rows=4):
+    from kei.hil.log.summary import summarize
+
+    header = {**HEADER, "max_steps": max_steps,
+              "predicted": {"predicted_range_km": 200.0, "trace_miss_steps": trace_miss},
+              "profile": {"steps_per_cycle": 10, "cycle_distance_km": 0.1}}
+    design = tmp_path / "d.toml"
+    design.write_text("name = 'x'\n")
+    log = LogWriter.create(tmp_path / "log", header, design, "[session]\n")
+    log.rows([format_row([s] + [float(s)] * (len(STEP_COLUMNS) - 1)) for s in range(rows)])
+    if end:
+        log.event("end", step=rows - 1, reason=end, detail="why")
+    log.close()
+    return summarize(read_log(tmp_path / "log", load_steps=False))
+
+
+@pytest.mark.parametrize("end, max_steps, trace_miss, why", [
+    (None, None, 0, "the log ends at step 3 of ~20,000 predicted to empty, with no result"),
+    ("step_limit", 3, 0, "stopped by --max-steps 3"),
+    ("max_cycles", None, 0, "max_cycles safety stop"),
+    ("bms_cutoff", None, 2, "the car cannot drive 2 of the 10 steps of each cycle"),
+])
+def test_no_range_is_reported_where_none_was_measured(tmp_path, end, max_steps, trace_miss, why):
+    r = summary_of(tmp_path, end=end, max_steps=max_steps, trace_miss=trace_miss)
+    assert r["measured_range_km"] is None and r["range_valid"] is False and why in r["range_invalid_reason"]
+    assert r["distance_km"] == 3.0 / 1000 and r["range_difference_percent"] is None
+    from kei.hil.log.text import format_result
+
+    text = format_result(r | {"log_dir": "x"})
+    assert "NO RANGE MEASURED" in text and why in text and "measured range" not in text
+
+
+def test_a_range_where_one_was_measured(tmp_path):
+    r = summary_of(tmp_path, end="bms_cutoff")
+    assert r["measured_range_km"] == r["distance_km"] == 0.003 and r["range_valid"] and r["range_invalid_reason"] is None
+
+
+def test_the_report_streams_the_rows(tmp_path):
+    """The summary from rows streamed in chunks equals the one from all rows at once, and its memory
+    stays near one chunk's (a 315,000-row log needed 1.2 GB to report)."""
+    import tracemalloc
+
+    from kei.hil.log import session_log
+    from kei.hil.log.summary import summarize
+
+    r_all = summary_of(tmp_path, end="bms_cutoff", rows=20_000)
+    log_dir = tmp_path / "log"
+    assert summarize(read_log(log_dir)) == r_all  # loaded columns: the same numbers
+    size = (log_dir / "steps.csv").stat().st_size
+    tracemalloc.start()
+    chunk = session_log.READ_CHUNK_BYTES
+    try:
+        session_log.READ_CHUNK_BYTES = 1 << 16  # many chunks for this small log
+        streamed = summarize(read_log(log_dir, load_steps=False))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        session_log.READ_CHUNK_BYTES = chunk
+        tracemalloc.stop()
+    assert streamed == r_all
+    assert peak < 0.25 * size, (peak, size)  # bounded by the chunk, not by the log
