@@ -8,7 +8,7 @@ how it ended), the range against the clean run, the wall time against the clean 
 and CRC errors. The pauses straddle `[link] dead_link_s` (20 s): shorter ones are ridden out, longer
 ones end the session with the resume command.
 
-    python3 bench/fault_envelope.py [--device python|firmware] [--limit-s 300] [--quick]
+    python3 bench/fault_envelope.py [--device python|firmware] [--limit-s 300] [--quick | --only SPEC ...]
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def run(log_dir: Path, device: str, inject: str | None, limit_s: float) -> tuple
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s, cwd=ROOT)
     except subprocess.TimeoutExpired:
-        return None, f"not finished in {limit_s:g} s", time.monotonic() - start
+        rows = max(0, (log_dir / "steps.csv").read_bytes().count(b"\n") - 2)
+        return None, f"not finished in {limit_s:g} s ({rows:,} steps logged, {rows / limit_s:.0f}/s)", limit_s
     took = time.monotonic() - start
     if out.returncode != 0:
         last = out.stderr.strip().splitlines()[0] if out.stderr.strip() else f"exit {out.returncode}"
@@ -55,6 +56,7 @@ def main() -> int:
     p.add_argument("--device", default="python", choices=("python", "firmware"))
     p.add_argument("--limit-s", type=float, default=300.0, help="wall time a run may take (default 300 s)")
     p.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    p.add_argument("--only", nargs="+", metavar="SPEC", help="these --inject specs instead")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -63,7 +65,7 @@ def main() -> int:
               f"(shared 2-core machine)")
         print(f"baseline: clean run {clean['distance_km']!r} km, {clean['steps']} steps, {clean_s:.1f} s wall\n")
         print(f"{'--inject':<48} {'outcome':<34} {'range vs clean':>15} {'wall':>7} {'resent':>8} {'crc':>7}")
-        for i, spec in enumerate(QUICK if args.quick else CONDITIONS):
+        for i, spec in enumerate(args.only or (QUICK if args.quick else CONDITIONS)):
             result, outcome, took = run(tmp / f"c{i}", args.device, spec + ",seed=1", args.limit_s)
             if result is None:
                 print(f"{spec:<48} {outcome[:70]}")

@@ -33,7 +33,7 @@ def run_report(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_result(result))
-        if log.result is None:
+        if result.get("cutoff_reason") == "unfinished":
             print(f"  (unfinished: continue with kei hil resume {log.dir})")
         if args.plot:
             print(f"  plot written to {args.plot}")

@@ -194,7 +194,8 @@ def run_session(design: str | Path, cycle_name: str, *, port: str | None = None,
     }
     if user_csv:
         header["cycle_sha256"] = sha256_file(Path(cycle_name))
-    log = LogWriter.create(log_dir, header, design, Path(bench_config).read_text(),
+    # the copy byte for byte (a CRLF file too), so that a resume can check its sha256
+    log = LogWriter.create(log_dir, header, design, Path(bench_config).read_bytes().decode("utf-8"),
                            cycle_csv=Path(cycle_name) if user_csv else None, sync_interval_s=config.log.sync_interval_s)
     if on_log_created is not None:
         on_log_created(log_dir)

@@ -163,6 +163,7 @@ class Session:
         self._bad_answers: dict[int, int] = {}  # step -> bad TELEMETRY answers to it
         self._force_restore = False
         self.stopped_by_host = st.stopped_by_host  # the last host sent STOP when it stopped early
+
     # ---- top level ----------------------------------------------------------------------------
     def run(self) -> tuple[str, str]:
         """Drive to an end condition; returns (reason, detail). Link losses are ridden out."""
@@ -319,7 +320,7 @@ class Session:
         return restore_configure(self.configure, replace(t, seq=self.logged % SEQ_MOD, step_count=self.logged))
 
     def _configure(self, transport, configure: Configure) -> None:
-        refused = configure_errors(configure, self.hello.max_series)
+        refused = configure_errors(decode(configure.encode()), self.hello.max_series)
         if refused:  # the device would NACK it: say why, from the table it applies
             what = "restore it from" if configure.step_count else "configure it for"
             raise ProtocolError(f"{self.conn.port}: cannot {what} step {self.logged}: the CONFIGURE is outside what "

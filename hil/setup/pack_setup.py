@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from kei.errors import ConfigError
 from kei.hil.setup.bms_config import BmsConfig, ChemistryConfig
-from kei.hil.wire.protocol import Chemistry, Configure, OcvTable, Telemetry, configure_errors
+from kei.hil.wire.protocol import Chemistry, Configure, OcvTable, Telemetry, configure_errors, decode
 from kei.vehicle.files import Cell, Vehicle
 
 MOHM_PER_OHM = 1000.0
@@ -116,7 +116,8 @@ def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicl
         soc_true=soc, soc_estimate=soc, temperature_c=th["ambient_c"], energy_out_wh=0.0,
         last_seq=0, step_count=0, soc_weak_true=soc,
     )
-    refused = configure_errors(configure, SERIES_LIMIT_U16)  # the table every device applies
+    # the table every device applies, to the binary32 values it receives
+    refused = configure_errors(decode(configure.encode()), SERIES_LIMIT_U16)
     if refused:
         raise ConfigError(vehicle_file, None, f"with {bms.file}, the pack gives a CONFIGURE no device accepts: "
                           + "; ".join(refused))

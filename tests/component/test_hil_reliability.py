@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import subprocess
 import sys
@@ -165,10 +166,9 @@ def test_an_absurd_trace_measures_no_millions_of_km(tmp_path):
 
 
 # ---- must fix 2: a resume never erases the log -----------------------------------------------
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("rel") / "clean"
-    return kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir)
+@pytest.fixture
+def clean_run(clean_hil_run):
+    return clean_hil_run[0]  # the clean run's result (tests/component/conftest.py)
 
 
 def test_a_power_cut_leftover_of_4_kib_of_zeros_resumes_with_every_row(clean_run, tmp_path):
@@ -181,12 +181,12 @@ def test_a_power_cut_leftover_of_4_kib_of_zeros_resumes_with_every_row(clean_run
         for name in ("steps.csv", "events.jsonl"):
             with open(log_dir / name, "ab") as fh:
                 fh.write(b"\x00" * 4096)
-        report = kei_json("hil", "report", log_dir)  # read-only: reports where the log ends
-        assert report["measured_range_km"] is None and report["steps"] == rows_before - 1
-        assert f"ends at step {rows_before - 1:,}" in report["cutoff_detail"]
-        result = kei_json("hil", "resume", log_dir, "--pace", "max")
+        out = kei("hil", "resume", log_dir, "--pace", "max", "--json")
         after = (log_dir / "steps.csv").read_bytes()
-        assert after.startswith(complete)  # every complete row kept, byte for byte
+        lines_left = after.count(b"\n")
+        assert after.startswith(complete), f"{lines_left} lines left of {rows_before + 1}"  # every row kept
+        assert out.returncode == 0, out.stderr[-2000:]
+        result = json.loads(out.stdout)
         assert result["measured_range_km"] == clean_run["measured_range_km"]  # the device kept its state
         assert_complete_log(log_dir, result)
         torn = (log_dir / "steps.csv.torn").read_bytes()
@@ -197,7 +197,23 @@ def test_a_power_cut_leftover_of_4_kib_of_zeros_resumes_with_every_row(clean_run
         stop_emulators(log_dir)
 
 
-# ---- should fix: answers that cannot be right, resumes that cannot be honest --------------------
+# ---- should fix: honest reports, answers that cannot be right, resumes that cannot be honest -----
+def test_a_truncated_log_reports_where_it_ends_and_no_range(clean_run, tmp_path):
+    log_dir = tmp_path / "t"
+    try:
+        kill_host_midway(log_dir)
+        last = read_log(log_dir).last_step
+        report = kei_json("hil", "report", log_dir)
+        assert report["measured_range_km"] is None and report["steps"] == last
+        # the energy model predicts 212.6 km: ~15,900 steps of epa_combined
+        assert re.search(rf"the log ends at step {last:,} of ~15,9\d\d predicted to empty", report["cutoff_detail"])
+        text = kei("hil", "report", log_dir).stdout
+        assert "NO RANGE MEASURED" in text and f"ends at step {last:,}" in text
+    finally:
+        stop_emulators(log_dir)
+
+
+
 def corrupt_once(step: int, **fields):
     """Rewrite the first TELEMETRY of `step` (a corrupted frame that passed its CRC); later copies
     (the device's cached answer to the host's new request) go through untouched."""

@@ -121,7 +121,7 @@ def step_lists(draw, n=20):
     return steps
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=configures(), steps=step_lists())
 def test_the_emulator_never_crashes_on_what_it_accepts(cfg, steps):
     """Any CONFIGURE, then any 20 steps (dt, mode, demand from tiny to the largest binary32): every
@@ -135,7 +135,7 @@ def test_the_emulator_never_crashes_on_what_it_accepts(cfg, steps):
     assert isinstance(host.send(P.Hello(99))[0], P.HelloAck)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=configures(), seed=st.integers(0, 10**6))
 def test_no_accepted_configure_disables_a_protection_on_the_emulator(cfg, seed):
     """Fuzzed CONFIGUREs, each field from its range's ends, its middle and the issue's strange
