@@ -18,3 +18,14 @@ def run_kei(*args: str, timeout: float = 120.0):
 
     return subprocess.run([sys.executable, "-m", "kei", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def clean_hil_run(tmp_path_factory):
+    """One clean `kei hil run` of the headline design on its cycle (Python emulator), shared by the
+    bench's component tests that compare a faulty, resumed or restored run with it: (result, log dir)."""
+    from test_hil_session import CYCLE, DESIGN, kei_json
+
+    log_dir = tmp_path_factory.mktemp("hil") / "clean"
+    result = kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir)
+    return result, log_dir

@@ -168,7 +168,7 @@ def test_an_absurd_trace_measures_no_millions_of_km(tmp_path):
 # ---- must fix 2: a resume never erases the log -----------------------------------------------
 @pytest.fixture
 def clean_run(clean_hil_run):
-    return clean_hil_run[0]  # the clean run's result (tests/component/conftest.py)
+    return clean_hil_run[0]  # the clean run's result (tests/conftest.py)
 
 
 def test_a_power_cut_leftover_of_4_kib_of_zeros_resumes_with_every_row(clean_run, tmp_path):

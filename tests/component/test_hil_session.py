@@ -94,7 +94,7 @@ def assert_complete_log(log_dir: Path, result: dict) -> None:
 
 @pytest.fixture
 def clean(clean_hil_run):
-    return clean_hil_run  # (result, log dir) of the clean run (tests/component/conftest.py)
+    return clean_hil_run  # (result, log dir) of the clean run (tests/conftest.py)
 
 
 def test_full_emulated_run_to_cutoff_over_a_pty(clean):

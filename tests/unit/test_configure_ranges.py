@@ -7,7 +7,7 @@ import dataclasses
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from configure_fuzz import F32_MAX, GOOD, ROOT, SETUP, STRANGE, ProtectionMonitor, on_the_wire, plausible_drive
@@ -123,6 +123,8 @@ def step_lists(draw, n=20):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=configures(), steps=step_lists())
+@example(cfg=on_the_wire(dataclasses.replace(GOOD, r1_ohm=F32_MAX)),  # the issue's crash, always tried
+         steps=[P.Step(1, 1.0, 0, 0.0), P.Step(2, 1.0, 0, 0.0), P.Step(3, 1.0, 0, 1.0), P.Step(4, 1.0, 1, 0.0)])
 def test_the_emulator_never_crashes_on_what_it_accepts(cfg, steps):
     """Any CONFIGURE, then any 20 steps (dt, mode, demand from tiny to the largest binary32): every
     request gets an answer, none raises. Before issue 15, r1_ohm = 3.4e38 raised ZeroDivisionError."""
