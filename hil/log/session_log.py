@@ -32,7 +32,6 @@ import math
 import os
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -258,6 +258,7 @@ def resume_session(log_dir: str | Path, *, port: str | None = None, emulator: st
         configure = Configure(**pack["configure"])
         prediction = predict(vehicle, cycle)
         _check_prediction(log_dir, head, prediction)
+        _check_step_lengths(prediction, cycle_name)
         parts = _session_parts(prediction, config, configure, head.get("max_steps"))
         start = resume_point(old, config, parts)
         if start.end is not None and any(e.get("event") == "stopped" and e.get("why", "end") == "end"

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from kei.hil.errors import ProtocolError
-from kei.hil.wire.configure_ranges import (
+from kei.hil.wire.configure_ranges import (  # MAX_STEP_DT_S: the protocol's too, re-exported
     CONFIGURE_RANGES,
-    MAX_STEP_DT_S,
+    MAX_STEP_DT_S,  # noqa: F401
     MIN_THERMAL_TIME_CONSTANT_S,
     PARALLEL_MAX,
     f32_bound,
