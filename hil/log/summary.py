@@ -20,8 +20,11 @@ LINK_COUNTERS = ("frames_sent", "frames_retried", "frames_duplicated", "timeouts
                  "bad_telemetry", "reconnects", "device_restores", "crc_errors")
 # End conditions that measure a range: the pack (or the BMS) was done.
 RANGE_REASONS = ("bms_cutoff", "soc_floor", "derated")
-# The energy model's flag that the car cannot follow the trace (kei.vehicle.predict figures()).
+# The energy model's verdict on the trace, from `kei.vehicle.predict(...).figures()` as the log's
+# header keeps it: `valid_test` / `validity_reason` where the model gives them (issue 10), else the
+# steps the car cannot follow.
 TRACE_MISS_KEY = "trace_miss_steps"
+VALID_KEY, VALIDITY_REASON_KEY = "valid_test", "validity_reason"
 
 
 def _segments_stats(events: list[dict]) -> tuple[dict, dict, float]:
@@ -120,7 +123,10 @@ def range_validity(head: dict, end: dict | None, last_step: int, abort: dict | N
     elif end.get("reason") not in RANGE_REASONS:
         reasons.append(f"ended by {end.get('reason')!r}, not by the pack")
     missed = int(predicted.get(TRACE_MISS_KEY) or 0)
-    if missed:
+    if predicted.get(VALID_KEY) is False:
+        reasons.append(f"the energy model does not count this as a valid run of the cycle "
+                       f"({predicted.get(VALIDITY_REASON_KEY) or 'no reason given'}): no range on this cycle")
+    elif VALID_KEY not in predicted and missed:
         per_cycle = (head.get("profile") or {}).get("steps_per_cycle")
         reasons.append(f"the car cannot drive {missed} of the {per_cycle} steps of each cycle (a power, torque or "
                        "speed limit): the trace gives it distance it does not earn, so this is no range on this cycle")

@@ -29,7 +29,7 @@ from kei.hil.log.session_log import (
     read_log,
     sha256_file,
 )
-from kei.hil.log.summary import TRACE_MISS_KEY, summarize
+from kei.hil.log.summary import TRACE_MISS_KEY, VALID_KEY, VALIDITY_REASON_KEY, summarize
 from kei.hil.session.drive import Car, build_profile, limits_from_telemetry
 from kei.hil.session.end_conditions import EndCheck
 from kei.hil.session.pacing import Pacer, pace_name, parse_pace
@@ -138,9 +138,14 @@ def _check_step_lengths(prediction: Prediction, cycle_name: str) -> None:
 
 
 def _trace_note(prediction: Prediction) -> str | None:
-    """The energy model's verdict that the car cannot follow the trace, for the log and the user."""
-    missed = prediction.figures()[TRACE_MISS_KEY]
-    if not missed:
+    """The energy model's verdict that the car cannot drive the trace, for the log and the user (the
+    summary applies the same rule, `summary.range_validity`)."""
+    figures = prediction.figures()
+    if figures.get(VALID_KEY) is False:
+        return (f"the energy model does not count this as a valid run of {prediction.cycle.name} "
+                f"({figures.get(VALIDITY_REASON_KEY)}): the result will be reported as no range measurement")
+    missed = figures[TRACE_MISS_KEY]
+    if VALID_KEY in figures or not missed:
         return None
     return (f"the car cannot drive {missed} of the {prediction.steps} steps of {prediction.cycle.name} (power, "
             "torque or speed limit): the result will be reported as no range measurement")

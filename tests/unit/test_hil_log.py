@@ -160,11 +160,11 @@ def test_rows_are_synced_at_a_bounded_interval_and_events_at_once(tmp_path, monk
     assert len(synced) == n + 6
 
 
-def summary_of(tmp_path, *, end=None, max_steps=None, trace_miss=0, rows=4):
+def summary_of(tmp_path, *, end=None, max_steps=None, trace_miss=0, rows=4, validity=None):
     from kei.hil.log.summary import summarize
 
     header = {**HEADER, "max_steps": max_steps,
-              "predicted": {"predicted_range_km": 200.0, "trace_miss_steps": trace_miss},
+              "predicted": {"predicted_range_km": 200.0, "trace_miss_steps": trace_miss, **(validity or {})},
               "profile": {"steps_per_cycle": 10, "cycle_distance_km": 0.1}}
     design = tmp_path / "d.toml"
     design.write_text("name = 'x'\n")
@@ -220,3 +220,14 @@ def test_the_report_streams_the_rows(tmp_path):
         tracemalloc.stop()
     assert streamed == r_all
     assert peak < 0.25 * size, (peak, size)  # bounded by the chunk, not by the log
+
+
+def test_the_energy_models_validity_flag_decides_when_it_gives_one(tmp_path):
+    """`valid_test` from predict().figures() (issue 10) overrides the count of missed steps."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    invalid = summary_of(tmp_path / "a", end="bms_cutoff", validity={"valid_test": False,
+                                                                      "validity_reason": "speed tolerance exceeded"})
+    assert invalid["measured_range_km"] is None and "speed tolerance exceeded" in invalid["range_invalid_reason"]
+    valid = summary_of(tmp_path / "b", end="bms_cutoff", trace_miss=2, validity={"valid_test": True})
+    assert valid["range_valid"] and valid["measured_range_km"] == valid["distance_km"]
