@@ -57,7 +57,7 @@ def session(tmp: Path, name: str, window: int, args, baud_pace=None, max_steps=N
                       progress=False).result
     rate = out["steps"] / out["elapsed_s"]
     print(f"  {name:<28} {out['steps']:>6} steps in {out['elapsed_s']:6.2f} s = {rate:8.0f} steps/s  "
-          f"({out['cutoff_reason']}, {out['measured_range_km']:.1f} km)")
+          f"({out['cutoff_reason']}, {out['distance_km']:.1f} km)")
     return {**out, "rate": rate}
 
 
@@ -80,7 +80,7 @@ def main() -> None:
               f"pipelined, {round_trip_limit:.1f} stop-and-wait), {args.paced_steps} steps:")
         paced_sw = session(tmp, "stop-and-wait (window 1)", 1, args, baud_pace=BAUD, max_steps=args.paced_steps)
         paced = session(tmp, "pipelined (window 16)", 16, args, baud_pace=BAUD, max_steps=args.paced_steps)
-    same = piped["measured_range_km"] == stop_wait["measured_range_km"]
+    same = piped["distance_km"] == stop_wait["distance_km"]
     print("\nratios:")
     print(f"  pipelined / stop-and-wait, unpaced pty   {piped['rate'] / stop_wait['rate']:6.2f}")
     print(f"  pipelined / stop-and-wait, 115200 baud   {paced['rate'] / paced_sw['rate']:6.2f}")
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"  full-range run, pipelined                {piped['elapsed_s']:6.2f} s   (aim < 10 s; "
           f"{piped['steps']} steps)")
     print(f"  same range with either window            {'yes' if same else 'NO'} "
-          f"({piped['measured_range_km']:.3f} / {stop_wait['measured_range_km']:.3f} km)")
+          f"({piped['distance_km']:.3f} / {stop_wait['distance_km']:.3f} km)")
 
 
 if __name__ == "__main__":

@@ -27,3 +27,14 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "hardware: needs the real lab instruments named by --bench-config (docs/lab.md)")
+
+
+@pytest.fixture(scope="session")
+def clean_hil_run(tmp_path_factory):
+    """One clean `kei hil run` of the headline design on its cycle (Python emulator), shared by the
+    bench's component tests that compare a faulty, resumed or restored run with it: (result, log dir)."""
+    from test_hil_session import CYCLE, DESIGN, kei_json
+
+    log_dir = tmp_path_factory.mktemp("hil") / "clean"
+    result = kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir)
+    return result, log_dir

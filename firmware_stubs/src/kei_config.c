@@ -1,6 +1,7 @@
 /* CONFIGURE and OCV_TABLE: the range checks of protocol.md, and the model parameters derived from
  * them once (bms_model.md "Pack structure"). */
 #include "kei_bms.h"
+#include "kei_configure_ranges.h"
 
 #include "kei_math.h"
 
@@ -17,6 +18,9 @@ static int finite_all(const float *v, size_t n)
     return 1;
 }
 
+/* Every field within its physical range (kei_configure_ranges.h, generated from the table the
+ * Python emulator and the host check too); NaN fails every comparison. */
+#define KEI_IN_RANGE(field, lo_op, lo, hi_op, hi) && c->field lo_op lo && c->field hi_op hi
 int kei_configure_valid(const kei_configure_t *c)
 {
     const float floats[] = {
@@ -27,23 +31,16 @@ int kei_configure_valid(const kei_configure_t *c)
         c->rest_time_s, c->ocv_gain, c->ocv_min_slope_v, c->current_sensor_gain, c->soc_true,
         c->soc_estimate, c->temperature_c, c->energy_out_wh, c->soc_weak_true,
     };
+    const float thermal_tau_s = c->heat_capacity_j_per_k * c->thermal_resistance_k_per_w;
     if (!finite_all(floats, sizeof floats / sizeof floats[0])) {
         return 0;
     }
-    return c->series >= 1 && c->series <= KEI_MAX_SERIES && c->parallel >= 1
-        && c->capacity_ah > 0 && c->r0_ohm >= 0 && c->r1_ohm >= 0 && c->tau1_s > 0
-        && c->capacity_spread >= 0 && c->capacity_spread < 0.5f
-        && c->cell_uv_v < c->cell_ov_v && c->derate_window_v > 0
-        && c->max_discharge_a >= 0 && c->max_charge_a >= 0 && c->overcurrent_factor >= 1
-        && c->temp_max_c > c->temp_derate_c
-        && c->heat_capacity_j_per_k > 0 && c->thermal_resistance_k_per_w > 0
-        && c->debounce_voltage_s >= 0 && c->debounce_current_s >= 0 && c->debounce_temp_s >= 0
-        && c->rest_current_a >= 0 && c->rest_time_s >= 0
-        && c->ocv_gain >= 0 && c->ocv_gain <= 1 && c->ocv_min_slope_v >= 0
-        && c->current_sensor_gain > 0 && c->energy_out_wh >= 0
-        && c->soc_true >= 0 && c->soc_true <= 1 && c->soc_estimate >= 0 && c->soc_estimate <= 1
-        && c->soc_weak_true >= 0 && c->soc_weak_true <= 1;
+    return c->series >= 1 && c->series <= KEI_MAX_SERIES && c->parallel >= 1 && c->parallel <= KEI_PARALLEL_MAX
+        KEI_CONFIGURE_RANGES(KEI_IN_RANGE)
+        && c->cell_uv_v < c->cell_ov_v && c->temp_max_c > c->temp_derate_c
+        && thermal_tau_s >= KEI_MIN_THERMAL_TIME_CONSTANT_S;
 }
+#undef KEI_IN_RANGE
 
 int kei_ocv_table_valid(const kei_ocv_table_t *t)
 {

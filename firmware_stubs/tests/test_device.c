@@ -368,7 +368,7 @@ static void test_bad_messages(void)
     CHECK_EQ_INT(request(0x00, 6, NULL, 0), 1);
     CHECK(is_nack(&cap.msgs[0], 0x00, KEI_NACK_UNKNOWN_TYPE, 1));
     /* CONFIGURE out of range: NACK BAD_VALUE, the old configuration stays */
-    for (i = 0; i < 13; i++) {
+    for (i = 0; i < 18; i++) {
         c = good;
         switch (i) {
         case 0: c.series = 0; break;
@@ -381,8 +381,14 @@ static void test_bad_messages(void)
         case 7: c.soc_weak_true = -0.01f; break;
         case 8: c.r0_ohm = (float)NAN; break;
         case 9: c.current_sensor_gain = 0; break;
-        case 10: c.energy_out_wh = -1; break;
+        case 10: c.energy_out_wh = -2e9f; break;
         case 11: c.capacity_spread = 0.5f; break;
+        /* issue 15: physically absurd values that turn a protection off (kei_configure_ranges.h) */
+        case 12: c.cell_uv_v = -3.4e38f; break;                 /* UV never trips */
+        case 13: c.heat_capacity_j_per_k = 1e-45f; break;       /* temperature diverges to NaN */
+        case 14: c.heat_capacity_j_per_k = 1.0f; c.thermal_resistance_k_per_w = 1.0f; break; /* tau 1 s */
+        case 15: c.debounce_temp_s = 1e30f; break;              /* OT never latches */
+        case 16: c.overcurrent_factor = 1e30f; break;           /* OC never trips */
         default: c.ambient_c = (float)INFINITY; break;
         }
         CHECK_EQ_INT(configure(&c), 1);

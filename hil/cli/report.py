@@ -8,7 +8,6 @@ from kei.hil.log.text import format_result
 from kei.output import PLOT_SUFFIXES, check_output_path, print_json
 
 
-
 def register(sub) -> None:
     p = sub.add_parser("report", help="summarize a session log; --plot draws it against the prediction")
     p.add_argument("log_dir", metavar="LOGDIR")
@@ -19,7 +18,7 @@ def register(sub) -> None:
 
 def run_report(args) -> int:
     check_output_path(args.plot, "--plot", PLOT_SUFFIXES)
-    log = read_log(args.log_dir)
+    log = read_log(args.log_dir, load_steps=bool(args.plot))  # without a plot the rows are streamed
     result = dict(log.result) if log.result is not None else summarize(log)
     result.setdefault("log_dir", str(log.dir))
     if args.plot:
@@ -30,7 +29,7 @@ def run_report(args) -> int:
         print_json(result)
     else:
         print(format_result(result))
-        if log.result is None:
+        if result.get("cutoff_reason") == "unfinished":
             print(f"  (unfinished: continue with kei hil resume {log.dir})")
         if args.plot:
             print(f"  plot written to {args.plot}")

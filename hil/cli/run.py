@@ -93,6 +93,8 @@ def _interrupted(log_dir) -> int:
 
 def _print(outcome: Outcome, as_json: bool) -> int:
     r = outcome.result
+    if outcome.note:
+        print(f"kei: {outcome.note}", file=sys.stderr)
     if as_json:
         print_json(r)
         return 0

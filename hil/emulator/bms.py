@@ -16,6 +16,7 @@ UV, OV, OC_DIS, OC_CHG, OT, EMPTY = (int(f) for f in (FaultFlag.UNDERVOLTAGE, Fa
                                                         FaultFlag.OVERTEMPERATURE, FaultFlag.EMPTY))
 PACK, TYPICAL = int(FaultGroup.PACK), int(FaultGroup.TYPICAL)
 POWER = int(StepMode.POWER)
+STEP_COUNT_MASK = 0xFFFFFFFF
 
 
 def _unit(x: float) -> float:
@@ -135,7 +136,7 @@ class Bms:
             self.contactor = False
         # 7. allowed currents, 8. counters
         self._derate()
-        self.step_count += 1
+        self.step_count = (self.step_count + 1) & STEP_COUNT_MASK  # a u32, as on the wire and in C
         self.last_seq = seq
         return latched
 

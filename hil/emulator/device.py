@@ -16,6 +16,7 @@ from kei.hil.emulator.bms import Bms
 from kei.hil.wire.framing import FrameDecoder, encode_frame
 from kei.hil.wire.protocol import (
     HEADER,
+    MAX_STEP_DT_S,
     PROTOCOL_VERSION,
     WINDOW,
     Ack,
@@ -38,7 +39,6 @@ from kei.hil.wire.protocol import (
 
 MAX_SERIES = 1024          # the emulator's limit on `series` (HELLO_ACK max_series); any u16 would do
 FIRMWARE = "kei-py"
-MAX_DT_S = 60.0            # protocol.md: STEP dt_s in (0, 60]
 SEQ_MOD = 1 << 16
 _STEP = int(MsgType.STEP)
 # The hot path packs and unpacks whole bodies with one struct each, without message dataclasses.
@@ -145,7 +145,7 @@ class Device:
             return
         behind = (bms.last_seq - seq) % SEQ_MOD
         if behind == SEQ_MOD - 1:  # seq == last_seq + 1: the next step
-            if not (0.0 < dt <= MAX_DT_S and mode in _VALID_MODES and math.isfinite(demand)):
+            if not (0.0 < dt <= MAX_STEP_DT_S and mode in _VALID_MODES and math.isfinite(demand)):
                 self._nack(seq, _STEP, NackReason.BAD_VALUE, out)
                 return
             for flag, group, value in bms.step(seq, dt, mode, demand):
@@ -171,10 +171,10 @@ class Device:
         values = [p.pack_voltage_v, p.current_a, bms.soc_estimate, p.soc_true, v_min, v_max, p.temp_c,
                   bms.allowed_discharge_a, bms.allowed_charge_a, bms.energy_out_wh, p.soc_w]
         try:
-            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count & 0xFFFFFFFF, *values,
+            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count, *values,
                                         bms.fault_flags, int(bms.contactor), 0)
         except OverflowError:
-            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count & 0xFFFFFFFF, *map(_f32, values),
+            body = _TELEMETRY_BODY.pack(_TELEMETRY, seq, bms.step_count, *map(_f32, values),
                                         bms.fault_flags, int(bms.contactor), 0)
         return encode_frame(body)
 

@@ -90,13 +90,13 @@ class Pack:
         """Current that draws terminal power `power_w` from the state at the start of the step (step 1)."""
         ocv = self.curve.ocv
         e = self.n_typ * (ocv(self.soc_t) - self.vrc_t) + ocv(self.soc_w) - self.vrc_w
-        r = self.r_source
-        if r <= 0.0:
-            return power_w / e
+        r = self.r_source  # > 0: CONFIGURE's range for r0_ohm starts above zero
         d = e * e - 4.0 * r * power_w
         if d < 0.0:
             return e / (2.0 * r)  # more than the pack can deliver: its maximum-power current
-        return 2.0 * power_w / (e + math.sqrt(d))
+        denom = e + math.sqrt(d)
+        # A source that has collapsed (E <= 0 after an absurd current) delivers nothing, as in C.
+        return 2.0 * power_w / denom if denom > 0.0 else 0.0
 
     def advance(self, dt: float, current_a: float) -> None:
         """Groups and thermal state over one step at constant current (steps 2 and 4)."""

@@ -1,14 +1,16 @@
 """Where the device is and how to get it back: a port URL or an emulator process, with the fault
 layer on top if asked. `reconnect()` after a LinkLost waits for the port to come back (a replugged
 cable, a fault-injected disconnect) or, for an emulator whose process died (a device reset),
-starts a new one; the session then finds out from HELLO whether the device kept its state.
+starts a new one; the session then finds out from HELLO whether the device kept its state. How
+often in a row that may happen is the session's call (`link.recoveries_without_progress`):
+`device_gone()` tells it why an emulator went away, with the last line it wrote to its log.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from kei.hil.errors import LinkError
+from kei.hil.errors import DeviceUnavailable, LinkError
 from kei.hil.link.devices import DeviceProcess, adopt_emulator, start_emulator
 from kei.hil.link.faults import FaultSpec, FaultyTransport
 from kei.hil.link.transport import SerialTransport, Transport
@@ -63,17 +65,30 @@ class Connection:
             self.transport = self.serial
         return self.transport
 
+    def device_gone(self) -> str | None:
+        """Why the emulator this connection started is gone (None: there is none, or it runs)."""
+        dev = self.device
+        if dev is None or dev.alive():
+            return None
+        last = _last_line(self.device_log) if self.device_log is not None else None
+        return f"the {dev.kind} emulator (pid {dev.pid}) {dev.exit_description()}" + (f": {last}" if last else "")
+
     def reconnect(self) -> Transport:
         """Get the link back; LinkError when it is not back within `link.reconnect_timeout_s`."""
         link = self.config.link
         deadline = time.monotonic() + link.reconnect_timeout_s
+        restarted = False
         while True:
             try:
                 if self.emulator_kind is not None and (self.device is None or not self.device.alive()):
+                    if restarted:  # one restart per reconnect: the session caps how many in a row
+                        raise DeviceUnavailable(f"{self.device_gone()} right after it was restarted")
                     if self.device is not None:
                         self.device.stop(0.1)  # reap it
                     if self.serial is not None:
                         self.serial.close()
+                    restarted = True
+                if restarted:
                     return self.open()
                 self.transport.reopen()
                 return self.transport
@@ -91,6 +106,17 @@ class Connection:
                 pass
         if stop_device and self.device is not None:
             self.device.stop(self.config.emulator.stop_timeout_s)
+
+
+def _last_line(path: Path, tail_bytes: int = 4096) -> str | None:
+    """The last non-empty line of a device's stderr log (a traceback's last line names the error)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, 2) - tail_bytes))
+            lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return None
+    return lines[-1][:300] if lines else None
 
 
 def find_device(kind: str, events: list[dict]) -> DeviceProcess | None:

@@ -93,6 +93,18 @@ class DeviceProcess:
     def describe(self) -> dict:
         return {"emulator": self.kind, "port": self.port, "pid": self.pid}
 
+    def exit_description(self) -> str:
+        """How the process ended, for messages ("exited with status 1", "was killed by SIGSEGV")."""
+        code = self.proc.poll() if self.proc is not None else None
+        if code is None:
+            return "is gone" if not self.alive() else "is running"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with status {code}"
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after `timeout_s` (the contract: exit promptly on SIGTERM)."""
         if not self.alive():

@@ -13,15 +13,21 @@ does not end a read early on POSIX (pyserial #88), so the port is opened non-blo
 
 A port that vanishes in use (the far end of a pty closed, a USB adapter pulled: pyserial raises
 SerialException, the OS EIO) raises `LinkLost`; the session may `reopen()` and carry on.
+
+Each URL handler gets only the options it supports (`_OPTIONS`): pyserial's RFC 2217 client raises
+NotImplementedError on its first write when a write timeout is set. A network URL without a host and
+a port in 1..65535 is refused with the form it needs, before pyserial sees it.
 """
 from __future__ import annotations
 
 import errno
 import select
 import time
+from urllib.parse import urlsplit
 
 import serial
 
+from kei.errors import UsageError
 from kei.hil.errors import LinkError, LinkLost, LinkTimeout
 
 # Largest single read: far more than a window of telemetry frames (16 x 59 bytes), so one call
@@ -29,6 +35,32 @@ from kei.hil.errors import LinkError, LinkLost, LinkTimeout
 READ_CHUNK_BYTES = 65536
 # Poll period for URL handlers without a file descriptor (rfc2217://, loop://).
 POLL_PERIOD_S = 0.001
+NETWORK_SCHEMES = ("socket", "rfc2217")
+# What each kind of port is opened with, beyond the baud rate and timeout=0. A device path or
+# socket:// takes a write timeout and an exclusive lock; rfc2217:// takes neither (pyserial 3.5).
+_OPTIONS = {"rfc2217": ()}
+_DEFAULT_OPTIONS = ("write_timeout", "exclusive")
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def check_url(url: str) -> None:
+    """A network URL names a host and a port (UsageError with the form it needs)."""
+    scheme = _scheme(url)
+    if scheme not in NETWORK_SCHEMES:
+        return
+    form = f"{scheme}://HOST:PORT, e.g. {scheme}://bench-pi:4000"
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as err:
+        raise UsageError("--port", f"{url}: {err}; expected {form}") from None
+    if not host:
+        raise UsageError("--port", f"{url}: no host; expected {form}")
+    if port is None or not 1 <= port <= 65535:
+        raise UsageError("--port", f"{url}: no port (1-65535); expected {form}")
 
 
 class Transport:
@@ -128,10 +160,13 @@ class SerialTransport(Transport):
         return self._port is not None and self._port.is_open
 
     def _open(self) -> None:
+        check_url(self.name)
+        options = {"write_timeout": self.write_timeout_s, "exclusive": True}
+        wanted = _OPTIONS.get(_scheme(self.name), _DEFAULT_OPTIONS)
         try:
             # timeout=0: reads never block inside pyserial; waiting is done in _read_available.
             port = serial.serial_for_url(self.name, baudrate=self.baudrate, timeout=0,
-                                         write_timeout=self.write_timeout_s, exclusive=True)
+                                         **{k: v for k, v in options.items() if k in wanted})
         except (serial.SerialException, OSError, ValueError) as err:
             raise LinkError(f"{self.name}: cannot open: {err}") from err
         self._port = port

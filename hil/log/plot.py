@@ -46,8 +46,12 @@ def plot_session(log: SessionLog, path: str) -> None:
     axes[3].set_xlabel("driving time (min)")
     r = log.result or summarize(log)
     pr = r.get("predicted_range_km")
-    fig.suptitle(f"{r.get('design')} on {r.get('cycle')}: measured {r['measured_range_km']:.1f} km"
-                 + (f" vs predicted {pr:.1f} km ({r['range_difference_percent']:+.1f} %)" if pr else "")
+    measured = r.get("measured_range_km")
+    fig.suptitle(f"{r.get('design')} on {r.get('cycle')}: "
+                 + (f"measured {measured:.1f} km" if measured is not None
+                    else f"{r.get('distance_km', 0.0):.1f} km driven, no range measured")
+                 + (f" vs predicted {pr:.1f} km ({r['range_difference_percent']:+.1f} %)"
+                    if pr and measured is not None else "")
                  + f", ended by {r['cutoff_reason']}")
     for ax in axes:
         ax.grid(alpha=0.3)

@@ -10,8 +10,12 @@ def format_result(r: dict) -> str:
     where = f"{r.get('emulator')} emulator on {r.get('port')}" if r.get("emulator") else r.get("port")
     pr = r.get("predicted_range_km")
     lines = [f"{r.get('design')} on {r.get('cycle')} over {where}"]
-    lines.append(f"  measured range      {r['measured_range_km']:8.1f} km   (predicted {_fmt(pr, '.1f')} km, "
-                 f"{_fmt(r.get('range_difference_percent'), '+.2f')} %)")
+    if r.get("measured_range_km") is not None:
+        lines.append(f"  measured range      {r['measured_range_km']:8.1f} km   (predicted {_fmt(pr, '.1f')} km, "
+                     f"{_fmt(r.get('range_difference_percent'), '+.2f')} %)")
+    else:  # no range was measured: say so, never a number that looks like one
+        lines.append(f"  NO RANGE MEASURED   {r.get('distance_km', 0.0):8.1f} km driven (predicted range "
+                     f"{_fmt(pr, '.1f')} km): {r.get('range_invalid_reason')}")
     if r.get("label_range_km") is not None:
         lines.append(f"  label range         {r['label_range_km']:8.1f} km   (the model's, with the cycle's range factor)")
     lines.append(f"  ended by            {r['cutoff_reason']}: {r['cutoff_detail']}")
@@ -28,6 +32,8 @@ def format_result(r: dict) -> str:
     lines.append(f"  link                {r['frames_sent']} frames sent, {r['frames_retried']} retried, "
                  f"{r['crc_errors']} CRC errors, {r['nacks']} NACKs, {r['timeouts']} timeouts, "
                  f"{r['reconnects']} reconnects, {r['device_restores']} device restores")
+    if r.get("log_damage"):
+        lines.append(f"  log damage          {r['log_damage']} (set aside, never deleted: docs/hil.md)")
     if r.get("injected"):
         lines.append("  injected faults     " + ", ".join(f"{k} {v}" for k, v in r["injected"].items() if v))
     lines.append(f"  log                 {r.get('log_dir')}  (kei hil report {r.get('log_dir')} --plot run.png)")

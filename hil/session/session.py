@@ -15,6 +15,15 @@ Per step k (global step number, 1-based; on the wire `k mod 65536`):
   unanswered after the adaptive timeout (`hil.window`); the device answers a retransmission from its
   cache (protocol.md section 3), so nothing is applied twice;
 - end: `end_conditions.EndCheck` on every logged row; then STOP.
+
+Every path makes progress or ends with a named error: an answer that cannot be right
+(`telemetry_check`) is asked again, and the same bad answer `bad_answer_limit` times is a device
+fault; a NACK OUT_OF_ORDER that expects a step outside the window means the device lost the session
+(a board that reset behind a USB-UART bridge that kept the port open) and it is restored, and so
+is one that has NACKed more than `nack_resends_without_progress` steps since the last logged one;
+`dead_link_s` without a logged step ends the session whatever the device keeps answering; and
+reconnects, restarts and restores are capped at `recoveries_without_progress` in a row without a
+logged step.
 """
 from __future__ import annotations
 
@@ -22,12 +31,13 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
-from kei.hil.errors import LinkLost, LinkTimeout, ProtocolError
+from kei.hil.errors import BenchError, DeviceFault, LinkLost, LinkTimeout, ProtocolError
 from kei.hil.link.connection import Connection
 from kei.hil.log.session_log import SEQ_MOD, LogWriter, format_row
 from kei.hil.session.drive import Car, DriveProfile
 from kei.hil.session.end_conditions import EndCheck, fault_names
 from kei.hil.session.pacing import Pacer
+from kei.hil.session.telemetry_check import telemetry_problem
 from kei.hil.session.window import RetransmitTimer, SendWindow
 from kei.hil.setup.bench_config import BenchConfig
 from kei.hil.setup.pack_setup import restore_configure
@@ -43,11 +53,14 @@ from kei.hil.wire.protocol import (
     Nack,
     NackReason,
     OcvTable,
+    Reset,
+    ResetWhat,
     Status,
     Step,
     StepMode,
     Stop,
     Telemetry,
+    configure_errors,
     decode,
 )
 from kei.units import BITS_PER_BYTE_8N1
@@ -59,7 +72,13 @@ STATS_EVENT_PERIOD_S = 1.0
 
 
 class _DeviceReset(Exception):
-    """The device answered NOT_CONFIGURED mid-run: it lost its state (reset); reconnect and restore."""
+    """The device lost the session's state mid-run (NOT_CONFIGURED, or an OUT_OF_ORDER that expects a
+    step outside the window: it reset); say HELLO again and restore it. `force`: restore even if
+    HELLO claims the device holds the session (its answers said otherwise)."""
+
+    def __init__(self, message: str, force: bool = False):
+        super().__init__(message)
+        self.force = force
 
 
 @dataclass
@@ -70,6 +89,7 @@ class LinkStats:
     frames_duplicated: int = 0  # second copies of steps sent alone (near the end) on a lossy line
     nacks: int = 0
     stale_answers: int = 0      # answers for steps not in flight (already logged, or nowhere near)
+    bad_telemetry: int = 0      # TELEMETRY that cannot be right (telemetry_check): not logged, asked again
     bad_messages: int = 0       # good CRC, but not a valid message
     reconnects: int = 0
     device_restores: int = 0
@@ -94,6 +114,7 @@ class ResumePoint:
     limits: dict = field(default_factory=dict)   # step -> StepLimits, row 0 and the last lag + 1 rows
     end: tuple[str, str] | None = None
     device_id: int | None = None
+    stopped_by_host: bool = False  # the session stopped early with a STOP (contactor open)
 
 
 class Session:
@@ -137,6 +158,11 @@ class Session:
         self.known_device_id = st.device_id
         self._last_device = None
         self._last_flags = st.last_tel.fault_flags if st.last_tel else 0
+        self._recoveries: list[str] = []   # since the last logged step
+        self._recovery_step = self.logged
+        self._bad_answers: dict[int, int] = {}  # step -> bad TELEMETRY answers to it
+        self._force_restore = False
+        self.stopped_by_host = st.stopped_by_host  # the last host sent STOP when it stopped early
 
     # ---- top level ----------------------------------------------------------------------------
     def run(self) -> tuple[str, str]:
@@ -154,16 +180,32 @@ class Session:
                 except LinkLost as err:
                     self.stats.reconnects += 1
                     self._stats_event(force=True)
-                    self.log.event("link_lost", step=self.logged, error=str(err))
-                    self.log.flush()
+                    gone = self.conn.device_gone()  # an emulator that died: restarted by reconnect()
+                    self.log.event("link_lost", step=self.logged, error=str(err), **({"device": gone} if gone else {}))
+                    self._recovery(f"link lost ({err})" + (f"; {gone}" if gone else ""))
                     transport = self.conn.reconnect()
                     self._note_device()
                     self.log.event("reconnected", step=self.logged, port=self.conn.port)
-                except _DeviceReset:
-                    self.log.event("device_reset", step=self.logged)
+                except _DeviceReset as err:
+                    self._force_restore = err.force
+                    self.log.event("device_reset", step=self.logged, why=str(err))
+                    self._recovery(f"the device lost the session ({err})")
         finally:
             self._stats_event(force=True)
             self.log.flush()
+
+    def _recovery(self, what: str) -> None:
+        """Count a reconnect, restart or restore; too many in a row without a logged step end the
+        session with all of them named (a device that crashes at the same step every time)."""
+        if self.logged != self._recovery_step:
+            self._recoveries, self._recovery_step = [], self.logged
+        self._recoveries.append(what)
+        limit = self.cfg.link.recoveries_without_progress
+        if len(self._recoveries) > limit:
+            where = f"step {self.logged + 1}" if self.logged >= 0 else "the start"
+            raise DeviceFault(f"{self.conn.port}: {len(self._recoveries)} recoveries in a row at {where} without a "
+                              f"step logged in between (recoveries_without_progress = {limit}), giving up: "
+                              + " | ".join(self._recoveries))
 
     def _note_device(self) -> None:
         dev = self.conn.device
@@ -246,12 +288,20 @@ class Session:
         if self.logged < 0:
             self._configure(transport, self.configure)
             self._log_initial_state(transport)
-        elif self._device_can_continue(ack):
+        elif not self._force_restore and self._device_can_continue(ack):
             self.log.event("continue", step=self.logged, device_step=ack.step_count)
+            if self.stopped_by_host and self.end is None:  # our STOP after an error opened it: close it
+                self._request(transport, lambda s: Reset(s, ResetWhat.CLEAR_FAULTS),
+                              lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Reset.TYPE
+                              else None, link.request_retries, "RESET")
+                self.log.event("contactor_closed", step=self.logged, note="opened by the host's STOP when the "
+                               "session stopped early (RESET 1: latched faults cleared, debounce timers restarted)")
         else:
             self.stats.device_restores += 1
             self._configure(transport, self._restore_message())
             self.log.event("restored", step=self.logged, from_row=self.logged)
+            self._force_restore = False
+        self.stopped_by_host = False
         self.known_device_id = ack.device_id
         self.log.flush()
         self.pacer.rebase(self.time_s)
@@ -270,6 +320,11 @@ class Session:
         return restore_configure(self.configure, replace(t, seq=self.logged % SEQ_MOD, step_count=self.logged))
 
     def _configure(self, transport, configure: Configure) -> None:
+        refused = configure_errors(decode(configure.encode()), self.hello.max_series)
+        if refused:  # the device would NACK it: say why, from the table it applies
+            what = "restore it from" if configure.step_count else "configure it for"
+            raise ProtocolError(f"{self.conn.port}: cannot {what} step {self.logged}: the CONFIGURE is outside what "
+                                "the device accepts: " + "; ".join(refused))
         retries = self.cfg.link.request_retries
         for msg, what in ((self.ocv, "OCV_TABLE"), (configure, "CONFIGURE")):
             self._request(transport, lambda s, m=msg: replace(m, seq=s),
@@ -280,21 +335,55 @@ class Session:
 
     def _log_initial_state(self, transport) -> None:
         """Row 0: the device's state before the first step (its limits plan the first `lag` steps)."""
-        tel = self._request(transport, lambda s: Status(s),
-                            lambda m, seqs: m if isinstance(m, Telemetry) and m.seq == 0 else None,
-                            self.cfg.link.request_retries, "STATUS")
+        tel = self._request(transport, lambda s: Status(s), self._accept_status, self.cfg.link.request_retries,
+                            "STATUS")
         s0 = self.profile.speed_start_list[0]
         plan = (0, 0, 0.0, 0.0, s0, s0, 0.0, 0.0, 0, 0.0)
         self._log_rows([(0, plan, tel)])
 
-    def _stop_device(self, transport) -> None:
+    def _accept_status(self, m, seqs):
+        if not (isinstance(m, Telemetry) and m.seq == 0):
+            return None
+        problem = self._check(m, 0)
+        if problem is not None:
+            self._bad_answer(0, problem)
+            return None
+        return m
+
+    def _check(self, t: Telemetry, step: int) -> str | None:
+        return telemetry_problem(t, step, self.configure.max_discharge_a, self.configure.max_charge_a)
+
+    def _bad_answer(self, step: int, problem: str) -> None:
+        """A TELEMETRY for `step` that cannot be right: not logged; the step is asked again. The same
+        step answered badly `bad_answer_limit` times is the device's answer, not noise: a named error."""
+        self.stats.bad_telemetry += 1
+        n = self._bad_answers[step] = self._bad_answers.get(step, 0) + 1
+        self.log.event("bad_telemetry", step=step, problem=problem, count=n)
+        if n >= self.cfg.link.bad_answer_limit:
+            raise DeviceFault(f"{self.conn.port}: step {step}: the device answered {n} times with a TELEMETRY "
+                              f"that cannot be right ({problem}): a device fault, not line noise")
+
+    def _stop_device(self, transport, retries: int | None = None, why: str = "end") -> bool:
         try:
             self._request(transport, lambda s: Stop(s),
                           lambda m, seqs: m if isinstance(m, Ack) and m.seq in seqs and m.acked_type == Stop.TYPE else None,
-                          self.cfg.link.request_retries, "STOP")
-            self.log.event("stopped", step=self.logged)
+                          retries or self.cfg.link.request_retries, "STOP", fixed_timeout=retries is not None)
+            self.log.event("stopped", step=self.logged, why=why)
+            return True
         except (LinkTimeout, LinkLost, ProtocolError) as err:  # the measurement is complete either way
-            self.log.event("stop_failed", step=self.logged, error=str(err))
+            self.log.event("stop_failed", step=self.logged, why=why, error=str(err))
+            return False
+
+    def stop_on_abort(self, why: str) -> None:
+        """The session ends before an end condition (an error, Ctrl-C): leave the contactor open if
+        the device still listens (a few tries; a device that is gone costs little). A resume closes
+        it again (`_handshake`)."""
+        transport = self.conn.transport
+        if transport is not None and self.hello is not None:
+            try:
+                self._stop_device(transport, self.cfg.link.stop_on_abort_tries, why)
+            except BenchError as err:  # the error that ended the session is the one to report
+                self.log.event("stop_failed", step=self.logged, why=why, error=str(err))
 
     # ---- logging ------------------------------------------------------------------------------
     def _log_rows(self, answered: list) -> None:
@@ -325,6 +414,8 @@ class Session:
             self._last_flags = t.fault_flags
         self.log.rows(lines)
         self.log.flush()
+        for old in [s for s in self._bad_answers if s <= self.logged]:
+            del self._bad_answers[old]
         for old in [s for s in self.limits if s < keep_from and s != 0]:
             del self.limits[old]
         if self.progress is not None:
@@ -366,7 +457,8 @@ class Session:
         answers: dict[int, Telemetry] = {}
         flight = SendWindow()
         timer = time.monotonic()           # restarted on progress and on resends; expired: resend all
-        progress_at = timer
+        progress_at = timer                # last logged step (or the first step in flight after idling)
+        nacks = 0                          # NACK OUT_OF_ORDER answers since progress_at
         pacer, unpaced = self.pacer, self.pacer.unpaced
         stats, log = self.stats, self.log
 
@@ -417,6 +509,10 @@ class Session:
                     in_flight = off < nxt - base
                     if isinstance(msg, Telemetry):
                         if in_flight:
+                            problem = self._check(msg, base + off)
+                            if problem is not None:  # not an answer: the step stays unanswered
+                                self._bad_answer(base + off, problem)
+                                continue
                             lost, rtt = flight.answered(base + off, True, now)
                             resend += lost
                             if rtt is not None:
@@ -427,9 +523,21 @@ class Session:
                     elif isinstance(msg, Nack):
                         stats.nacks += 1
                         if msg.reason == NackReason.OUT_OF_ORDER and in_flight:
+                            if (msg.expected_seq - base) % SEQ_MOD > off:
+                                # It expects a step after the one it refused, or one before our log:
+                                # it applied steps it no longer holds answers for. It reset.
+                                raise _DeviceReset(f"step {base + off} refused as OUT_OF_ORDER, the device "
+                                                   f"expects seq {msg.expected_seq}")
+                            nacks += 1
+                            if nacks > link.nack_resends_without_progress:
+                                # Not line noise any more: a device that refuses whatever it gets.
+                                # Restore it to the log's state, whatever HELLO claims.
+                                raise _DeviceReset(f"{nacks} NACK OUT_OF_ORDER without a step logged, the last "
+                                                   f"for step {base + off} expecting seq {msg.expected_seq}",
+                                                   force=True)
                             resend += flight.answered(base + off, False, now)[0]
                         elif msg.reason == NackReason.NOT_CONFIGURED:
-                            raise _DeviceReset()
+                            raise _DeviceReset("step answered NOT_CONFIGURED")
                         elif msg.reason == NackReason.BAD_VALUE:
                             raise ProtocolError(f"{self.conn.port}: device refused step {base + off} as BAD_VALUE "
                                                 f"(host bug or incompatible device)")
@@ -450,6 +558,7 @@ class Session:
                     base += 1
                 self._log_rows(ready)
                 timer = progress_at = time.monotonic()
+                nacks = 0
                 if self.end is not None:
                     overrun = nxt - 1 - self.logged
                     if overrun > 0:
@@ -458,12 +567,15 @@ class Session:
                     return
                 self._stats_event()
 
-            # 5. no answer within the timeout (a lost frame nothing was sent after, a pause): resend
-            #    everything unanswered
+            # 5. no progress at all for dead_link_s, whatever the device keeps answering: a named end
             now = time.monotonic()
+            if base < nxt and now - progress_at > link.dead_link_s:
+                seen = f", {nacks} NACK OUT_OF_ORDER since the last logged step" if nacks else ""
+                raise LinkTimeout(f"{self.conn.port}: no answer the host could log for step {base} in "
+                                  f"{now - progress_at:.1f} s (dead_link_s){seen}")
+            #    no answer within the timeout (a lost frame nothing was sent after, a pause): resend
+            #    everything unanswered
             if base < nxt and now - timer > rto.timeout_s:
-                if now - progress_at > link.dead_link_s:
-                    raise LinkTimeout(f"{self.conn.port}: no answer for step {base} in {now - progress_at:.1f} s")
                 stats.timeouts += 1
                 rto.backoff()
                 resend = list(range(base, nxt))
@@ -480,6 +592,7 @@ class Session:
                     stats.frames_sent += len(frames)
                     transport.write(b"\x00" + b"".join(frames))
                     timer = now
+                log.flush()  # a burst of events (timeouts) is on disk within sync_interval_s
 
 
 def _reason_name(reason: int) -> str:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from kei.errors import ConfigError
 from kei.hil.setup.bms_config import BmsConfig, ChemistryConfig
-from kei.hil.wire.protocol import Chemistry, Configure, OcvTable, Telemetry
+from kei.hil.wire.protocol import Chemistry, Configure, OcvTable, Telemetry, configure_errors, decode
 from kei.vehicle.files import Cell, Vehicle
 
 MOHM_PER_OHM = 1000.0
 WH_PER_KWH = 1000.0
+SERIES_LIMIT_U16 = 65535  # CONFIGURE's series is a u16; a device's own limit is in its HELLO_ACK
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ def pack_setup(vehicle: Vehicle, bms: BmsConfig, *, vehicle_file: str = "<vehicl
         soc_true=soc, soc_estimate=soc, temperature_c=th["ambient_c"], energy_out_wh=0.0,
         last_seq=0, step_count=0, soc_weak_true=soc,
     )
+    # the table every device applies, to the binary32 values it receives
+    refused = configure_errors(decode(configure.encode()), SERIES_LIMIT_U16)
+    if refused:
+        raise ConfigError(vehicle_file, None, f"with {bms.file}, the pack gives a CONFIGURE no device accepts: "
+                          + "; ".join(refused))
     table = OcvTable(seq=seq, chemistry=code, ocv_mv=chem.ocv_mv)
     return PackSetup(series=series, parallel=parallel, cell=cell, generic_cell=b.cell is None, ocv_table=table,
                      configure=configure, notes=tuple(notes))

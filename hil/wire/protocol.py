@@ -17,6 +17,13 @@ from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from kei.hil.errors import ProtocolError
+from kei.hil.wire.configure_ranges import (  # MAX_STEP_DT_S: the protocol's too, re-exported
+    CONFIGURE_RANGES,
+    MAX_STEP_DT_S,  # noqa: F401
+    MIN_THERMAL_TIME_CONSTANT_S,
+    PARALLEL_MAX,
+    f32_bound,
+)
 from kei.hil.wire.framing import encode_frame
 
 PROTOCOL_VERSION = 1
@@ -337,34 +344,28 @@ def _payload_names(cls: type[Message]) -> tuple[str, ...]:
 
 
 # ---- value checks a device applies before accepting (protocol.md: NACK BAD_VALUE) ---------------
-_NONNEGATIVE = ("r0_ohm", "r1_ohm", "max_discharge_a", "max_charge_a", "debounce_voltage_s", "debounce_current_s",
-                "debounce_temp_s", "rest_current_a", "rest_time_s", "ocv_min_slope_v", "energy_out_wh")
-_POSITIVE = ("capacity_ah", "tau1_s", "derate_window_v", "heat_capacity_j_per_k", "thermal_resistance_k_per_w",
-             "current_sensor_gain")
-_UNIT_INTERVAL = ("ocv_gain", "soc_true", "soc_estimate", "soc_weak_true")
-
-
 def configure_errors(msg: Configure, max_series: int) -> list[str]:
-    """Why a device must refuse this CONFIGURE (empty list: acceptable)."""
+    """Why a device must refuse this CONFIGURE (empty list: acceptable): a non-finite float, a field
+    outside its physical range (`configure_ranges`), or fields that contradict each other."""
     errors = [f"{name} = {getattr(msg, name)} is not finite" for name in _payload_names(Configure)
               if isinstance(getattr(msg, name), float) and not math.isfinite(getattr(msg, name))]
     if errors:
         return errors
     if not 1 <= msg.series <= max_series:
         errors.append(f"series = {msg.series} outside 1..{max_series}")
-    if msg.parallel < 1:
-        errors.append(f"parallel = {msg.parallel} < 1")
-    errors += [f"{n} = {getattr(msg, n)} < 0" for n in _NONNEGATIVE if getattr(msg, n) < 0]
-    errors += [f"{n} = {getattr(msg, n)} <= 0" for n in _POSITIVE if getattr(msg, n) <= 0]
-    errors += [f"{n} = {getattr(msg, n)} outside [0, 1]" for n in _UNIT_INTERVAL if not 0 <= getattr(msg, n) <= 1]
-    if not 0 <= msg.capacity_spread < 0.5:
-        errors.append(f"capacity_spread = {msg.capacity_spread} outside [0, 0.5)")
+    if not 1 <= msg.parallel <= PARALLEL_MAX:
+        errors.append(f"parallel = {msg.parallel} outside 1..{PARALLEL_MAX}")
+    errors += [f"{r.name} = {getattr(msg, r.name)} outside {r.text()}: {r.why}" for r in CONFIGURE_RANGES
+               if not r.holds(getattr(msg, r.name))]
     if msg.cell_uv_v >= msg.cell_ov_v:
         errors.append(f"cell_uv_v = {msg.cell_uv_v} >= cell_ov_v = {msg.cell_ov_v}")
-    if msg.overcurrent_factor < 1:
-        errors.append(f"overcurrent_factor = {msg.overcurrent_factor} < 1")
     if msg.temp_max_c <= msg.temp_derate_c:
         errors.append(f"temp_max_c = {msg.temp_max_c} <= temp_derate_c = {msg.temp_derate_c}")
+    tau = f32_bound(msg.heat_capacity_j_per_k * msg.thermal_resistance_k_per_w)  # as the C stub's float product
+    if not tau >= MIN_THERMAL_TIME_CONSTANT_S:
+        errors.append(f"heat_capacity_j_per_k x thermal_resistance_k_per_w = {tau:g} s, below the "
+                      f"{MIN_THERMAL_TIME_CONSTANT_S:g} s of the longest step: the thermal model would overshoot "
+                      "and diverge")
     return errors
 
 

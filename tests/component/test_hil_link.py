@@ -1,5 +1,6 @@
 """The link over real ptys and a real TCP socket, and device processes started by name."""
 import os
+import re
 import socket
 import threading
 import time
@@ -126,3 +127,104 @@ def test_idle_emulator_exits_by_itself():
 def test_unknown_emulator_is_named():
     with pytest.raises(UsageError, match="unknown emulator 'matlab'"):
         device_command("matlab")
+
+
+class Rfc2217Server:
+    """pyserial's own RFC 2217 server (serial.rfc2217.PortManager, wired as in pyserial's
+    examples/rfc2217_server.py) in front of a real serial port: the emulator's pty."""
+
+    def __init__(self, serial_path: str):
+        import serial
+        import serial.rfc2217
+
+        class PtyPort(serial.Serial):
+            """A pty has no modem lines (their ioctls fail): inputs read low, outputs go nowhere,
+            as on a three-wire cable."""
+            cts = dsr = ri = cd = property(lambda self: False)
+
+            def _update_rts_state(self):
+                pass
+
+            def _update_dtr_state(self):
+                pass
+
+        self.serial = PtyPort(serial_path, timeout=0.05)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.url = f"rfc2217://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.alive = True
+        self.manager_class = serial.rfc2217.PortManager
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        client, _ = self.listener.accept()
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        class Connection:
+            def write(self, data):
+                client.sendall(data)
+
+        manager = self.manager_class(self.serial, Connection())
+
+        def device_to_client():
+            while self.alive:
+                data = self.serial.read(self.serial.in_waiting or 1)
+                if data:
+                    client.sendall(b"".join(manager.escape(data)))
+
+        threading.Thread(target=device_to_client, daemon=True).start()
+        while self.alive:
+            data = client.recv(4096)
+            if not data:
+                break
+            self.serial.write(b"".join(manager.filter(data)))
+        self.alive = False
+        client.close()
+
+    def close(self):
+        self.alive = False
+        self.listener.close()
+
+
+@pytest.fixture
+def rfc2217_device(tmp_path):
+    dev = start_emulator("python", idle_exit_s=60, start_timeout_s=20, stderr_path=tmp_path / "dev.log")
+    server = Rfc2217Server(dev.port)
+    yield server
+    server.close()
+    dev.stop(5)
+
+
+def test_rfc2217_url_against_a_real_rfc2217_server(rfc2217_device):
+    """pyserial's RFC 2217 client does not support a write timeout: the link must not pass one."""
+    with open_link(rfc2217_device.url) as link:
+        link.write(b"\x00" + Hello(5).frame())
+        decoder, got = FrameDecoder(), []
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            got = decoder.feed(link.read(0.5))
+        assert got and isinstance(decode(got[0]), HelloAck)
+
+
+def test_a_session_over_rfc2217(rfc2217_device, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "kei", "hil", "run", "sakura_pack", "--cycle", "udds", "--port",
+                          rfc2217_device.url, "--pace", "max", "--max-steps", "300", "--log", str(tmp_path / "r"),
+                          "--json"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["steps"] == 300 and result["cutoff_reason"] == "step_limit"
+
+
+@pytest.mark.parametrize("url, why", [("socket://localhost", "no port"), ("socket://localhost:99999", "out of range"),
+                                      ("rfc2217://:4000", "no host"), ("socket://host:port", "Port could not")])
+def test_a_network_url_without_host_or_port_is_named(url, why):
+    with pytest.raises(UsageError, match=rf"--port: {re.escape(url)}: .*{why}.*expected (socket|rfc2217)://HOST:PORT"):
+        open_link(url)

@@ -92,11 +92,9 @@ def assert_complete_log(log_dir: Path, result: dict) -> None:
     assert log.columns["distance_m"][-1] / 1000.0 == pytest.approx(result["measured_range_km"], rel=1e-12)
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("hil") / "clean"
-    result = kei_json("hil", "run", DESIGN, "--cycle", CYCLE, "--emulator", "python", "--log", log_dir)
-    return result, log_dir
+@pytest.fixture
+def clean(clean_hil_run):
+    return clean_hil_run  # (result, log dir) of the clean run (tests/conftest.py)
 
 
 def test_full_emulated_run_to_cutoff_over_a_pty(clean):

@@ -73,7 +73,8 @@ def assert_resumed_like_clean(result, log_dir, full_runs):
     """A resumed --max-steps SHORT run drives what the clean jbd run drove by that step."""
     _, clean_dir = full_runs("jbd")
     assert result["cutoff_reason"] == "step_limit" and result["steps"] == SHORT
-    assert result["measured_range_km"] * 1000.0 == pytest.approx(distance_at(clean_dir, SHORT), rel=SAME_RUN)
+    assert result["measured_range_km"] is None  # a --max-steps run is a smoke test, not a range (issue 15)
+    assert result["distance_km"] * 1000.0 == pytest.approx(distance_at(clean_dir, SHORT), rel=SAME_RUN)
     assert_complete_log(log_dir, result)
 
 

@@ -206,7 +206,9 @@ def test_frames_split_across_reads_and_batched_answers():
 
 
 def test_a_diverged_model_still_answers():
-    host = Host().configure(debounce_current_s=1e9, debounce_temp_s=1e9, heat_capacity_j_per_k=1e-30)
+    """The device does not clip a STEP's demand (protocol.md): 3e38 A drives the model to infinity,
+    and it still answers, after the over-current and EMPTY faults that latched."""
+    host = Host().configure()
     *faults, t = host.send(step(1, demand=3e38, mode=0))
     assert t.seq == 1 and t.temperature_c == float("inf") and t.energy_out_wh == -float("inf")
-    assert [f.fault for f in faults] == [FaultFlag.EMPTY]
+    assert [f.fault for f in faults] == [FaultFlag.OVERCURRENT_DISCHARGE, FaultFlag.EMPTY] and t.contactor == 0

@@ -76,3 +76,14 @@ def test_output_file(tmp_path):
     assert done.returncode == 0 and done.stdout == ""
     assert out.read_text() == DEFAULT_PACK_CONFIG.read_text()
     assert "PACK_CONFIG=" in done.stderr
+
+
+def test_committed_ranges_header_is_the_table():
+    """The C stub compiles the CONFIGURE range table in; the committed header must be generated from
+    the table the Python emulator and the host use (issue 15)."""
+    from kei.hil.firmware.ranges_header import ranges_header
+
+    committed = ROOT / "firmware_stubs" / "include" / "kei_configure_ranges.h"
+    assert committed.read_text() == ranges_header(), (
+        "firmware_stubs/include/kei_configure_ranges.h is stale: regenerate it with\n"
+        "  python3 -m kei.hil.firmware.ranges_header -o firmware_stubs/include/kei_configure_ranges.h")
