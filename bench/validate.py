@@ -121,9 +121,19 @@ def _fmt(key: str, value: float) -> str:
     return f"{value:.4f}"
 
 
-def markdown(rows, loo, fs, fit_info, seconds) -> str:
+def road_load_source(car) -> str:
+    """Where the car's road load comes from, for the report: its measured coastdown or the convention."""
+    rl = car.raw.get("road_load", {})
+    if "f0_n" in rl:
+        return (f"coastdown: f0 {rl['f0_n']:g} N, f1 {rl['f1_n_per_mps']:g} N/(m/s), "
+                f"f2 {rl['f2_n_per_mps2']:g} N/(m/s)^2")
+    return "body convention (Cd x 0.85 W H x aero factor, Crr + parasitic)"
+
+
+def markdown(rows, loo, fs, fit_info, seconds, cars=()) -> str:
     errors = np.array([r["error"] for r in rows])
     mae, worst = float(np.mean(np.abs(errors))), float(np.max(np.abs(errors)))
+    rms = float(np.sqrt(np.mean(errors**2)))
     loo_all = np.array([e for errs in loo.values() for e in errs]) if loo else np.array([])
     loo_mae = float(np.mean(np.abs(loo_all))) if len(loo_all) else math.nan
     by = {(r["car"], r["kind"]): r for r in rows}
@@ -143,8 +153,8 @@ def markdown(rows, loo, fs, fit_info, seconds) -> str:
             lines.append(f"| `{s}.{k}` | {v:.4g} | {lo:g} .. {hi:g} | {'yes' if at else ''} |")
         lines += ["", (f"RMS relative error at the fit {fit_info['rms']:.2%} over {len(rows)} figures "
                        f"({fit_info['iterations']} iterations)." if fit_info["iterations"] else
-                       "The values as configured (fitted by `python3 bench/validate.py --fit --write`, RMS "
-                       "relative error 6.5 % at that fit)."), ""]
+                       "The values as configured (fitted by `python3 bench/validate.py --fit --write`); RMS "
+                       f"relative error of the table below {rms:.2%} over {len(rows)} figures."), ""]
     lines += ["## Every figure", "",
               "| car | figure | procedure | official | model | error | model 90 % band | leave-one-out | FASTSim 3 | test mass kg | trace |",
               "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|"]
@@ -160,6 +170,15 @@ def markdown(rows, loo, fs, fit_info, seconds) -> str:
         lines.append(f"| {r['vehicle']} | {r['kind']} | {r['procedure']} | {r['official']:.1f} | {r['model']:.1f} | "
                      f"{r['error']:+.1%} | {lo:.1f} - {hi:.1f} | "
                      f"{loo_err.get(key, math.nan):+.1%} | {fs_txt} | {r['test_mass_kg']:.0f} | {r['trace']} |")
+    if cars:
+        lines += ["", "## What each car's inputs rest on", "",
+                  "Road load per car (a measured coastdown replaces Cd, A and Crr; docs/energy_model.md) and the "
+                  "data notes of `configs/calibration.toml`: sources and corrections, explained in "
+                  "[calibration.md](calibration.md).", "",
+                  "| car | road load | data |", "|---|---|---|"]
+        names = {r["car"]: r["vehicle"] for r in rows}
+        for car in cars:
+            lines.append(f"| {names.get(car.name, car.name)} | {road_load_source(car)} | {car.data} |")
     lines += ["", "## EPA city/highway split", "",
               "The ratio of highway (HWFET) to city (UDDS) energy per km, label (city MPGe / highway MPGe) against "
               "model: it tests how the model splits energy between speed-dependent and stop-and-go losses.", "",
@@ -189,11 +208,15 @@ def markdown(rows, loo, fs, fit_info, seconds) -> str:
     if isinstance(fs, dict) and "error" in fs:
         lines += ["", f"FASTSim 3 did not run: {fs['error']}."]
     else:
+        for (car, what), err in fs.items():
+            if what == "error":
+                lines += ["", f"FASTSim 3 failed on {car}: {err}."]
         fs_err = [fs[(r['car'], r['kind'])] / r['official'] - 1 for r in rows if (r['car'], r['kind']) in fs
                   and math.isfinite(fs[(r['car'], r['kind'])])]
         if fs_err:
             lines += ["", f"FASTSim 3.1.0 on the same parameters (its own regen: all braking power to standstill, no "
-                          f"fade; its regen efficiency at zero load; no governor): mean absolute error "
+                          f"fade; its regen efficiency at zero load; no governor; a coastdown as the Crr and Cd A that "
+                          f"fit it best, FASTSim having no linear term): mean absolute error "
                           f"{np.mean(np.abs(fs_err)):.1%}, worst {np.max(np.abs(fs_err)):.1%} (see docs/energy_model.md "
                           "for the assumption-by-assumption comparison)."]
     return "\n".join(lines) + "\n"
@@ -226,7 +249,7 @@ def main(argv=None) -> int:
     rows = official_vs_model(cars, defaults)
     loo = {} if args.no_loo else leave_one_out(cars, defaults, current_values(defaults))
     fs = {} if args.no_fastsim else fastsim_figures(cars, defaults)
-    report = markdown(rows, loo, fs, fit_info, time.perf_counter() - start)
+    report = markdown(rows, loo, fs, fit_info, time.perf_counter() - start, cars)
     print(report)
     if args.out:
         Path(args.out).write_text(report)

@@ -48,7 +48,7 @@ FITTED = (
 )
 # The motor map below 10 % load keeps FASTSim 2's shape between its zero-load value (fitted) and
 # its 10 % value: modern PMSM drive units lose less at light load than FASTSim 2's map says.
-LOW_LOAD_SHAPE = (0.0, 0.25, 0.5, 0.75, 0.875, 1.0)   # FASTSim 2: (0.83, 0.85, 0.87, 0.89, 0.90, 0.91)
+LOW_LOAD_SHAPE = (0.0, 0.25, 0.5, 0.75, 0.875, 1.0)   # FASTSim 2: (0.84, 0.86, 0.88, 0.90, 0.91, 0.92)
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class CalibrationCar:
     raw: dict            # the parsed vehicle file
     figures: tuple
     source: str
+    data: str = ""       # what the car's inputs rest on and what was corrected (docs/validation.md prints it)
 
 
 def load_calibration(path=None) -> list[CalibrationCar]:
@@ -82,7 +83,8 @@ def load_calibration(path=None) -> list[CalibrationCar]:
             proc = f[2] if len(f) > 2 else {"epa_city_mpge": "epa_city", "epa_highway_mpge": "epa_highway",
                                              "epa_range_mi": "epa_combined"}[f[0]]
             figures.append(Figure(name, f[0], float(f[1]), proc))
-        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", "")))
+        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", ""),
+                                   car.get("data", "")))
     return cars
 
 
@@ -139,15 +141,17 @@ class _CarRuns:
         col = lambda key: np.array([t[key] for t in thetas])  # noqa: E731
         braking = v.regen.braking
         share = col(("regen", "cooperative_fraction" if braking == "cooperative" else "blended_fraction"))
-        cda = v.body.drag_coefficient * v.body.frontal_area_m2 * col(("road_load", "aero_drag_factor"))
-        crr = v.body.rolling_resistance_coefficient + col(("road_load", "parasitic_rolling_coefficient"))
+        # A car with coastdown coefficients keeps its measured road load: the convention is not its.
+        road = {} if v.road_load.coastdown else {
+            "drag_area_m2": v.body.drag_coefficient * v.body.frontal_area_m2 * col(("road_load", "aero_drag_factor")),
+            "rolling_resistance_coefficient": v.body.rolling_resistance_coefficient
+            + col(("road_load", "parasitic_rolling_coefficient"))}
         usable = (np.full(n, v.battery.usable_fraction) if self.own["usable_fraction"]
                   else col(("battery", "usable_fraction")))
         usable_wh = v.battery.energy_kwh * 1000.0 * usable
         whkm, rng = {}, {}
         for proc, (setup, p) in self.runs.items():
-            pb = batch_params(p, aux_power_w=col(("auxiliary", "power_w")), regen_max_fraction=share,
-                              drag_area_m2=cda, rolling_resistance_coefficient=crr)
+            pb = batch_params(p, aux_power_w=col(("auxiliary", "power_w")), regen_max_fraction=share, **road)
             if self.own_map is None:  # the car uses the generic map: the light-load knots follow the fit
                 pb = replace(pb, motor_map_efficiencies=tuple(motor_map_values(
                     list(p.motor_map_efficiencies), thetas[0][("motor", "low_load_efficiency")])))
