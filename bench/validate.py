@@ -144,7 +144,9 @@ def markdown(rows, loo, fs, fit_info, seconds, cars=()) -> str:
              "(`configs/calibration.toml`: least squares on relative error, each figure weighted equally, bounds = "
              "the literature ranges in `kei/vehicle/calibrate.py`); no per-car factor. Every model figure is a run of "
              "its procedure (`kei simulate CAR --cycle epa_city|epa_highway|epa_combined|wltp|wltc_jp`), with its 90 % "
-             "band from `configs/uncertainty.toml`.", ""]
+             "band from `configs/uncertainty.toml`. What each car's inputs rest on is listed below the table; what "
+             "changed in the data and the model, why, and which aims the sourced data cannot reach (and what would "
+             "settle them) is in [calibration.md](calibration.md).", ""]
     if fit_info:
         lines += ["## Fitted defaults", "", "| parameter | value | bounds | at a bound |", "|---|---:|---|---|"]
         for (s, k, lo, hi) in FITTED:
