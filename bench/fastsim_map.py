@@ -81,7 +81,7 @@ def fastsim_vehicle(v: Vehicle, save_history: bool):
         glider_mass_kilograms=None, cargo_mass_kilograms=None, mass_kilograms=None)
     bev = d["pt_type"]["BEV"]
     bev["transmission"]["eff_interp"] = float(p.driveline_efficiency)
-    fractions, effs = list(p.motor_map_fractions), list(p.motor_map_efficiencies)
+    fractions, effs = [float(x) for x in p.motor_map_fractions], [float(x) for x in p.motor_map_efficiencies]
     em = bev["em"]
     em["pwr_out_max_watts"] = float(p.motor_peak_power_w)
     em["eff_interp_achieved"]["data"] = {"grid": [fractions], "values": effs}

@@ -1,6 +1,7 @@
 """The calibration: the Sakura on the Japanese WLTC mode within 3 % of 180 km with the jointly fitted
 generic defaults, calibration cars that set no model parameter, and the fitting machinery (bounded
-least squares on relative error) recovering known parameters on a small synthetic set."""
+least squares on relative error) recovering known parameters on a small synthetic set; the road-load
+convention fitted on coastdowns, and coastdown cars keeping their measured road load."""
 import copy
 
 import numpy as np
@@ -8,10 +9,12 @@ import pytest
 
 from kei.resources import config_file
 from kei.schema import read_toml
-from kei.vehicle.calibrate import CalibrationCar, Figure, fit_defaults, load_calibration, official_vs_model, with_values
+from kei.vehicle.calibrate import (CalibrationCar, Figure, _CarRuns, current_values, fit_defaults,
+                                   fit_road_load_convention, load_calibration, official_vs_model, with_values)
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict
+from kei.vehicle.procedures import setup_for
 
 OFFICIAL_RANGE_KM = 180.0  # source: Nissan spec sheet, Japanese WLTC mode (reference_vehicles.md)
 TOLERANCE = 0.03           # issue 10: with the jointly fitted defaults
@@ -66,3 +69,44 @@ def test_fit_recovers_known_defaults_from_synthetic_figures():
     for key, value in known.items():
         assert fitted.values[key] == pytest.approx(value, rel=0.02), key
     assert np.max(np.abs(fitted.residuals)) < 1e-3
+
+
+def _with_coastdown_from_convention(name, parasitic, factor):
+    """A calibration car whose coastdown is the body convention at known factors (f1 = 0)."""
+    raw = copy.deepcopy(read_toml(config_file(f"vehicles/{name}.toml")))
+    raw.pop("road_load", None)
+    v = vehicle_from_dict(raw, file=name)
+    mass = setup_for(v, load_cycle("epa_city")).test_mass_kg
+    g, rho = v.environment.gravity_m_s2, v.environment.air_density_kg_m3
+    raw["road_load"] = {"f0_n": mass * g * (v.body.rolling_resistance_coefficient + parasitic), "f1_n_per_mps": 0.0,
+                        "f2_n_per_mps2": 0.5 * rho * v.body.drag_coefficient * v.body.frontal_area_m2 * factor}
+    return CalibrationCar(name, raw, (), "synthetic")
+
+
+def test_road_load_convention_recovers_factors_from_coastdowns():
+    """Coastdowns made from the convention at known factors: the convention fit finds them, and a
+    measured coastdown the convention cannot match shows as its error row."""
+    cars = [_with_coastdown_from_convention(n, 0.0012, 1.07) for n in ("chevrolet_bolt_2017", "kia_soul_ev_2015")]
+    road = fit_road_load_convention(cars)
+    assert road.values[("road_load", "parasitic_rolling_coefficient")] == pytest.approx(0.0012, abs=1e-6)
+    assert road.values[("road_load", "aero_drag_factor")] == pytest.approx(1.07, rel=1e-6)
+    assert np.max(np.abs(road.residuals)) < 1e-9 and len(road.rows) == 4
+    # Factors outside the literature bounds end on the bound, not beyond it.
+    road = fit_road_load_convention([_with_coastdown_from_convention("chevrolet_bolt_2017", 0.0, 1.4)])
+    assert road.values[("road_load", "aero_drag_factor")] == pytest.approx(1.20)
+    assert ("road_load", "aero_drag_factor") in road.at_bound
+
+
+def test_coastdown_car_keeps_its_road_load_in_the_joint_fit():
+    """The convention's factors move a convention car's figures and leave a coastdown car's alone."""
+    defaults = load_model_defaults()
+    moved = with_values(defaults, {("road_load", "aero_drag_factor"): 1.2})
+    cars = {c.name: c for c in load_calibration()}
+    for name, should_move in (("chevrolet_bolt_2017", False), ("renault_zoe_ze50_r110", True)):
+        car = cars[name]
+        assert ("road_load" in car.raw) != should_move
+        before = [r["model"] for r in official_vs_model([car], defaults)]
+        after = [r["model"] for r in official_vs_model([car], moved)]
+        assert (before != after) == should_move, name
+        fit_figures = _CarRuns(car, defaults).figures([current_values(moved)])[0]
+        assert np.allclose(fit_figures, after, rtol=1e-6), name
