@@ -105,7 +105,7 @@ GAPS_EXPLAINED = """
   - Regen share and fade (the largest gap, most on stop-and-go UDDS): FASTSim 3 has no regen share or
     low-speed fade; it recovers all braking power down to standstill, limited only by motor and pack
     power. Ours recovers the fitted share of the car's braking kind (the Sakura: {braking}, {share:.2f}) with
-    FASTSim 2's logistic fade below ~15 km/h (docs/calibration.md).
+    FASTSim 2's logistic fade below ~12 km/h (docs/calibration.md).
   - Regen efficiency: FASTSim 3.1.0 converts every regen step at its map's zero-load efficiency
     (measured from its output: electrical / mechanical power); ours reads the map at the regen load.
   - Air density and gravity: FASTSim's drag uses the density printed above (measured from its drag
