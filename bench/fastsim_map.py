@@ -6,7 +6,8 @@ imported only here. Parameter mapping, ours -> FASTSim 3.1 (field names as in FA
 | ours                                   | FASTSim 3                                                      |
 |----------------------------------------|----------------------------------------------------------------|
 | test mass (curb + payload)             | `mass_kilograms` (whole vehicle; no component masses)          |
-| Cd A, Crr as the model uses them (after the road-load convention, or from coastdown f0/f2), wheel radius | `chassis.drag_coef` x `frontal_area_square_meters` (A kept, Cd = CdA / A), `wheel_rr_coef`, `wheel_radius_meters` (a coastdown's f0, f1 are not mapped) |
+| Cd A, Crr as the model uses them (after the road-load convention), wheel radius | `chassis.drag_coef` x `frontal_area_square_meters` (A kept, Cd = CdA / A), `wheel_rr_coef`, `wheel_radius_meters` |
+| coastdown f0 + f1 v + f2 v^2 | the Crr and Cd A whose Crr m g + 1/2 rho Cd A v^2 fits it best (least squares, 0-70 mi/h), as FASTSim 2's `abc_to_drag_coeffs` does: FASTSim 3 has no linear term |
 | rotating-mass factor k                 | `chassis.wheel_inertia_kilogram_square_meters` = (k - 1) m r^2 / 4 (4 wheels): same equivalent mass |
 | driveline efficiency                   | `transmission.eff_interp` (constant)                           |
 | motor peak power and map (output/peak) | `em.pwr_out_max_watts`, `em.eff_interp_achieved` (same grid and values) |
@@ -50,19 +51,37 @@ def battery_efficiency_by_c_rate(voltage_v: float, resistance_ohm: float, energy
     return C_RATE_GRID.tolist(), eff.tolist()
 
 
+# FASTSim 2's abc_to_drag_coeffs fits its Cd and Crr to a coastdown from 70 mi/h to rest: the same span here.
+COASTDOWN_FIT_MAX_MPS = 70 * 0.44704
+
+
+def rolling_and_drag_area(p) -> tuple[float, float]:
+    """(Crr, Cd A) for FASTSim: the model's own where it uses Cd A and Crr; for a coastdown, the pair whose
+    Crr m g + 1/2 rho Cd A v^2 is the least-squares fit of f0 + f1 v + f2 v^2 on 0-70 mi/h."""
+    f0, f1 = float(p.road_load_f0_n), float(p.road_load_f1_n_per_mps)
+    f2 = 0.5 * float(p.air_density_kg_m3) * float(p.drag_area_m2)
+    if f0 == 0.0 and f1 == 0.0:
+        return float(p.rolling_resistance_coefficient), float(p.drag_area_m2)
+    v = np.linspace(0.0, COASTDOWN_FIT_MAX_MPS, 141)
+    (a, c), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(v), v**2]), f0 + f1 * v + f2 * v**2, rcond=None)
+    crr = float(p.rolling_resistance_coefficient) + float(a) / (float(p.mass_kg) * float(p.gravity_m_s2))
+    return crr, 2.0 * float(c) / float(p.air_density_kg_m3)
+
+
 def fastsim_vehicle(v: Vehicle, save_history: bool):
     p = params_from_vehicle(v)
+    crr, drag_area = rolling_and_drag_area(p)
     d = fsim.Vehicle.from_resource(TEMPLATE).to_dict(data_fmt=DICT_FORMAT)
     d.update(name=v.name, year="0", mass_kilograms=float(p.mass_kg), pwr_aux_base_watts=float(p.aux_power_w),
              save_interval=1 if save_history else None)
     d["chassis"].update(
-        drag_coef=float(p.drag_area_m2) / v.body.frontal_area_m2, frontal_area_square_meters=v.body.frontal_area_m2,
-        wheel_rr_coef=float(p.rolling_resistance_coefficient), wheel_radius_meters=v.body.wheel_radius_m, num_wheels=N_WHEELS,
+        drag_coef=drag_area / v.body.frontal_area_m2, frontal_area_square_meters=v.body.frontal_area_m2,
+        wheel_rr_coef=crr, wheel_radius_meters=v.body.wheel_radius_m, num_wheels=N_WHEELS,
         wheel_inertia_kilogram_square_meters=(p.rotating_mass_factor - 1) * p.mass_kg * p.wheel_radius_m**2 / N_WHEELS,
         glider_mass_kilograms=None, cargo_mass_kilograms=None, mass_kilograms=None)
     bev = d["pt_type"]["BEV"]
     bev["transmission"]["eff_interp"] = float(p.driveline_efficiency)
-    fractions, effs = list(p.motor_map_fractions), list(p.motor_map_efficiencies)
+    fractions, effs = [float(x) for x in p.motor_map_fractions], [float(x) for x in p.motor_map_efficiencies]
     em = bev["em"]
     em["pwr_out_max_watts"] = float(p.motor_peak_power_w)
     em["eff_interp_achieved"]["data"] = {"grid": [fractions], "values": effs}
@@ -107,6 +126,7 @@ def run_with_history(v: Vehicle, c: Cycle) -> dict:
     elec = h[bev + "em.history.pwr_elec_prop_in_watts"].to_numpy()
     regen = mech < -1.0
     p = params_from_vehicle(v)
+    crr, drag_area = rolling_and_drag_area(p)
     return {
         "distance_km": float(h[veh + "dist_meters"].iloc[-1]) / 1000.0,
         "chemical_wh": wh(bev + "res.history.energy_out_chemical_joules"),
@@ -121,9 +141,9 @@ def run_with_history(v: Vehicle, c: Cycle) -> dict:
         "missed_steps": int((~h[veh + "cyc_met"]).sum()),
         # What FASTSim used, read back from its own output rather than assumed:
         "air_density_kg_m3": float(np.median(h[veh + "pwr_drag_watts"].to_numpy()[moving]
-                                             / (0.5 * float(p.drag_area_m2) * v_avg[moving] ** 3))),
+                                             / (0.5 * drag_area * v_avg[moving] ** 3))),
         "gravity_m_s2": float(np.median(h[veh + "pwr_rr_watts"].to_numpy()[moving]
-                                        / (p.mass_kg * p.rolling_resistance_coefficient * v_avg[moving]))),
+                                        / (p.mass_kg * crr * v_avg[moving]))),
         "regen_efficiency": (float((elec[regen] / mech[regen]).min()), float((elec[regen] / mech[regen]).max()))
         if regen.any() else (math.nan, math.nan),
     }

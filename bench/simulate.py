@@ -104,8 +104,8 @@ GAPS_EXPLAINED = """
   Why ours as calibrated differs from FASTSim 3 (each step above switches one assumption to FASTSim's):
   - Regen share and fade (the largest gap, most on stop-and-go UDDS): FASTSim 3 has no regen share or
     low-speed fade; it recovers all braking power down to standstill, limited only by motor and pack
-    power. Ours recovers the fitted share of the car's braking kind (the Sakura: blended, 0.63) with
-    FASTSim 2's logistic fade below ~15 km/h (docs/calibration.md).
+    power. Ours recovers the fitted share of the car's braking kind (the Sakura: {braking}, {share:.2f}) with
+    FASTSim 2's logistic fade below ~12 km/h (docs/calibration.md).
   - Regen efficiency: FASTSim 3.1.0 converts every regen step at its map's zero-load efficiency
     (measured from its output: electrical / mechanical power); ours reads the map at the regen load.
   - Air density and gravity: FASTSim's drag uses the density printed above (measured from its drag
@@ -154,7 +154,7 @@ def fastsim_section(v: Vehicle, ours: dict, min_s: float) -> None:
               + ", ".join(f"{t} {fs['ledger_wh'][t]:.1f}/{r.ledger_wh[t]:.1f}" for t in terms))
         results[name] = {"gap": gap}
 
-    print(GAPS_EXPLAINED)
+    print(GAPS_EXPLAINED.format(braking=v.regen.braking, share=v.regen.share))
     print("\n3. Speed against FASTSim (cycle evaluations per second; FASTSim: SimDrive.run without history)")
     print(f"  {'cycle':<9}{'FASTSim':>10}{'ours single':>13}{'ratio':>8}{'ours batched':>14}{'ratio':>8}")
     for name in results:

@@ -1,20 +1,26 @@
-"""Fit the generic defaults of the energy model jointly on the calibration cars (configs/calibration.toml).
+"""Fit the generic defaults of the energy model on the calibration cars (configs/calibration.toml).
 
     cars = load_calibration()                       # the cars, their official figures
-    fit = fit_defaults(cars, defaults)              # least squares on relative error, figures weighted equally
+    road = fit_road_load_convention(cars)           # the body convention against the measured coastdowns
+    fit = fit_defaults(cars, with_values(defaults, road.values))   # the rest, jointly on every figure
     fit.values, fit.residuals                       # fitted parameters, pred / official - 1 per figure
 
-The fitted parameters are generic (no per-car factor): auxiliary load, the regen share of each
-braking kind, the road-load convention (parasitic rolling drag, aero factor), the usable share of
-packs that publish only a stated energy, and the light-load efficiency of the motor map. The
-charging efficiency that turns the model's DC energy into a label's AC consumption is a sourced
-figure, not fitted (it would trade off against the usable share and auxiliary load). Every figure is a run of its procedure: EPA city (UDDS) and
-highway (HWFET) consumption and the label range, WLTP and Japanese WLTC-mode ranges. For speed the
-finite-difference Jacobian is one batch run per car and procedure (parameters as variants);
-`official_vs_model` re-runs `simulate` for the report.
+The fitted parameters are generic (no per-car factor). The road-load convention for cars without a
+coastdown (parasitic rolling drag, aero factor on the maker's Cd x A) is fitted on what it stands
+for: the measured coastdowns of the cars that have one, their road-load force over the EPA cycles
+at their EPA test weight. The rest are fitted jointly on every official figure: auxiliary load, the
+regen share of each braking kind, the usable share of packs that publish only a stated energy, and
+the light-load efficiency of the motor map. Fitting the convention on energy figures instead lets
+it trade parasitic drag for auxiliary load (both cost energy on every cycle), the degeneracy the
+calibration exists to break. The charging efficiency that turns the model's DC energy into a label's
+AC consumption is a sourced figure, not fitted (it would trade off against the usable share and
+auxiliary load). Every figure is a run of its procedure: EPA city (UDDS) and highway (HWFET)
+consumption and the label range, WLTP and Japanese WLTC-mode ranges. For speed the finite-difference
+Jacobian is one batch run per car and procedure (parameters as variants); `official_vs_model`
+re-runs `simulate` for the report.
 
-The fit is a bounded Levenberg-Marquardt on a handful of parameters (numpy only): bounds are the
-literature ranges in FITTED below, so the fit cannot wander off physics to absorb a bad figure.
+Both fits are bounded (the literature ranges in FITTED below), so neither can wander off physics to
+absorb a bad figure: Levenberg-Marquardt for the joint fit, linear least squares for the convention.
 """
 from __future__ import annotations
 
@@ -46,9 +52,14 @@ FITTED = (
     ("battery", "usable_fraction", 0.88, 0.98),
     ("motor", "low_load_efficiency", 0.80, 0.92),
 )
+# Fitted on the measured coastdowns (fit_road_load_convention), not on the energy figures.
+ROAD_LOAD_KEYS = (("road_load", "parasitic_rolling_coefficient"), ("road_load", "aero_drag_factor"))
+JOINT_KEYS = tuple((s, k) for s, k, _, _ in FITTED if (s, k) not in ROAD_LOAD_KEYS)
+# The cycles the convention is checked against a coastdown on: the EPA city and highway traces.
+ROAD_LOAD_CYCLES = ("udds", "hwfet")
 # The motor map below 10 % load keeps FASTSim 2's shape between its zero-load value (fitted) and
 # its 10 % value: modern PMSM drive units lose less at light load than FASTSim 2's map says.
-LOW_LOAD_SHAPE = (0.0, 0.25, 0.5, 0.75, 0.875, 1.0)   # FASTSim 2: (0.83, 0.85, 0.87, 0.89, 0.90, 0.91)
+LOW_LOAD_SHAPE = (0.0, 0.25, 0.5, 0.75, 0.875, 1.0)   # FASTSim 2: (0.84, 0.86, 0.88, 0.90, 0.91, 0.92)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class CalibrationCar:
     raw: dict            # the parsed vehicle file
     figures: tuple
     source: str
+    data: str = ""       # what the car's inputs rest on and what was corrected (docs/validation.md prints it)
 
 
 def load_calibration(path=None) -> list[CalibrationCar]:
@@ -82,14 +94,15 @@ def load_calibration(path=None) -> list[CalibrationCar]:
             proc = f[2] if len(f) > 2 else {"epa_city_mpge": "epa_city", "epa_highway_mpge": "epa_highway",
                                              "epa_range_mi": "epa_combined"}[f[0]]
             figures.append(Figure(name, f[0], float(f[1]), proc))
-        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", "")))
+        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", ""),
+                                   car.get("data", "")))
     return cars
 
 
 def motor_map_values(values: list, low_load_efficiency: float) -> list:
     """The map with its light-load knots (load <= 10 %) set from `low_load_efficiency`."""
     top = values[len(LOW_LOAD_SHAPE) - 1]
-    return [round(low_load_efficiency + (top - low_load_efficiency) * s, 5) for s in LOW_LOAD_SHAPE] + \
+    return [round(float(low_load_efficiency + (top - low_load_efficiency) * s), 5) for s in LOW_LOAD_SHAPE] + \
         list(values[len(LOW_LOAD_SHAPE):])
 
 
@@ -139,15 +152,17 @@ class _CarRuns:
         col = lambda key: np.array([t[key] for t in thetas])  # noqa: E731
         braking = v.regen.braking
         share = col(("regen", "cooperative_fraction" if braking == "cooperative" else "blended_fraction"))
-        cda = v.body.drag_coefficient * v.body.frontal_area_m2 * col(("road_load", "aero_drag_factor"))
-        crr = v.body.rolling_resistance_coefficient + col(("road_load", "parasitic_rolling_coefficient"))
+        # A car with coastdown coefficients keeps its measured road load: the convention is not its.
+        road = {} if v.road_load.coastdown else {
+            "drag_area_m2": v.body.drag_coefficient * v.body.frontal_area_m2 * col(("road_load", "aero_drag_factor")),
+            "rolling_resistance_coefficient": v.body.rolling_resistance_coefficient
+            + col(("road_load", "parasitic_rolling_coefficient"))}
         usable = (np.full(n, v.battery.usable_fraction) if self.own["usable_fraction"]
                   else col(("battery", "usable_fraction")))
         usable_wh = v.battery.energy_kwh * 1000.0 * usable
         whkm, rng = {}, {}
         for proc, (setup, p) in self.runs.items():
-            pb = batch_params(p, aux_power_w=col(("auxiliary", "power_w")), regen_max_fraction=share,
-                              drag_area_m2=cda, rolling_resistance_coefficient=crr)
+            pb = batch_params(p, aux_power_w=col(("auxiliary", "power_w")), regen_max_fraction=share, **road)
             if self.own_map is None:  # the car uses the generic map: the light-load knots follow the fit
                 pb = replace(pb, motor_map_efficiencies=tuple(motor_map_values(
                     list(p.motor_map_efficiencies), thetas[0][("motor", "low_load_efficiency")])))
@@ -187,15 +202,95 @@ class FitResult:
         return float(np.sqrt(np.mean(self.residuals**2)))
 
 
+@dataclass
+class RoadLoadFit:
+    values: dict                 # (section, key) -> fitted value
+    rows: list                   # (car, cycle, coastdown mean force N, convention mean force N)
+    at_bound: list
+
+    @property
+    def residuals(self) -> np.ndarray:
+        return np.array([conv / meas - 1.0 for _, _, meas, conv in self.rows])
+
+    @property
+    def rms(self) -> float:
+        return float(np.sqrt(np.mean(self.residuals**2))) if self.rows else math.nan
+
+
+def fit_road_load_convention(cars: list[CalibrationCar], defaults: dict | None = None, *,
+                             fit: bool = True) -> RoadLoadFit:
+    """The body convention (F = m g (Crr + parasitic) + 1/2 rho Cd A factor v^2) fitted to the measured
+    coastdowns of `cars`: least squares on the relative error of the mean road-load force over each
+    of ROAD_LOAD_CYCLES (moving steps, weighted by distance), at the car's EPA test mass, each car and
+    cycle weighted equally. The convention is linear in (parasitic, factor), so this is a bounded
+    linear least squares: unconstrained, else each bound in turn. `fit=False` compares the defaults'
+    own factors instead. No coastdown car: the defaults stay."""
+    defaults = defaults if defaults is not None else load_model_defaults()
+    keys = ROAD_LOAD_KEYS
+    configured = np.array([float(defaults[s][k]) for s, k in keys])
+    a_rows, rows = [], []
+    for car in cars:
+        v = vehicle_from_dict(car.raw, file=car.name, defaults=defaults)
+        rl = v.road_load
+        if not rl.coastdown:
+            continue
+        mass = setup_for(v, load_cycle("epa_city")).test_mass_kg
+        rho, g = v.environment.air_density_kg_m3, v.environment.gravity_m_s2
+        for name in ROAD_LOAD_CYCLES:
+            c = load_cycle(name)
+            va = 0.5 * (c.speed_mps[1:] + c.speed_mps[:-1])
+            w = va * np.diff(c.time_s) * (va > 0)      # distance of each moving step
+            w = w / w.sum()
+            measured = float(np.sum((rl.f0_n + rl.f1_n_per_mps * va + rl.f2_n_per_mps2 * va**2) * w))
+            aero = float(np.sum(0.5 * rho * v.body.drag_coefficient * v.body.frontal_area_m2 * va**2 * w))
+            a_rows.append((mass * g, aero, mass * g * v.body.rolling_resistance_coefficient))
+            rows.append((car.name, name, measured))
+    if not rows:
+        return RoadLoadFit(dict(zip(keys, map(float, configured))), [], [])
+    a = np.array(a_rows)
+    m = np.array([meas for _, _, meas in rows])
+    # residual = (m g (Crr + p) + aero k) / measured - 1: linear in x = (p, k).
+    design = a[:, :2] / m[:, None]
+    target = 1.0 - a[:, 2] / m
+    bounds = {(s, k): (lo, hi) for s, k, lo, hi in FITTED}
+    lo = np.array([bounds[k][0] for k in keys])
+    hi = np.array([bounds[k][1] for k in keys])
+
+    def cost(x):
+        r = design @ x - target
+        return float(r @ r)
+
+    x = configured
+    if fit:
+        x, *_ = np.linalg.lstsq(design, target, rcond=None)
+        if np.any(x < lo) or np.any(x > hi):
+            best = None
+            for j in range(2):              # one parameter on a bound, the other solved and clipped
+                other = 1 - j
+                for b in (lo[j], hi[j]):
+                    col, rest = design[:, other], target - design[:, j] * b
+                    cand = np.empty(2)
+                    cand[j], cand[other] = b, float(np.clip(col @ rest / (col @ col), lo[other], hi[other]))
+                    if best is None or cost(cand) < cost(best):
+                        best = cand
+            x = best
+    conv = design @ x * m + a[:, 2]
+    at_bound = [keys[j] for j in range(2) if np.isclose(x[j], lo[j]) or np.isclose(x[j], hi[j])]
+    return RoadLoadFit(dict(zip(keys, map(float, x))),
+                       [(car, cyc, meas, float(c)) for (car, cyc, meas), c in zip(rows, conv)], at_bound)
+
+
 def fit_defaults(cars: list[CalibrationCar], defaults: dict | None = None, *, start: dict | None = None,
                  keys: tuple | None = None, max_iterations: int = 30, progress=None) -> FitResult:
     """Bounded Levenberg-Marquardt on the relative errors of every figure of `cars`. `keys` (default:
-    all of FITTED) are the parameters set free; the others stay at `defaults`."""
+    JOINT_KEYS, FITTED less the road-load convention, which fit_road_load_convention fits on the
+    coastdowns) are the parameters set free; the others stay at `defaults`."""
+    keys = JOINT_KEYS if keys is None else keys
     defaults = defaults if defaults is not None else load_model_defaults()
     runs = [_CarRuns(c, defaults) for c in cars]
     figures = [f for c in cars for f in c.figures]
     official = np.array([f.official for f in figures])
-    free = [row for row in FITTED if keys is None or (row[0], row[1]) in keys]
+    free = [row for row in FITTED if (row[0], row[1]) in keys]
     held = {k: v for k, v in current_values(defaults).items() if k not in {(s, kk) for s, kk, _, _ in free}}
     keys = [(s, k) for s, k, _, _ in free]
     lo = np.array([b for _, _, b, _ in free])

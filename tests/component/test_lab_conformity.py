@@ -5,7 +5,7 @@ cantools from the DBC. kei's own clients must decode the same values from the sa
 import pytest
 import serial
 
-from kei.hil.emulator.can_bms import CanBms
+from kei.hil.emulator.can_bms import CELLS_PER_FRAME, CanBms
 from kei.hil.emulator.lab_bench import LabBench
 from kei.hil.errors import InstrumentError
 from kei.hil.lab.bms_clients import bms_client
@@ -127,6 +127,7 @@ def kei_reading(tmp_path, em, protocol):
 
 SERIES = design_pack()[0].series
 PACK_AH = design_pack()[0].parallel * design_pack()[0].capacity_ah
+TRIP_CELL_A = 150.0 / 16  # per parallel cell: what the protection test was set up with on a 16p pack
 
 
 def expected_soc(current_a, seconds):
@@ -210,7 +211,7 @@ def test_can_frames_on_python_can_virtual_bus_decode_with_cantools(tmp_path):
     tx = can.Bus(interface="virtual", channel="kei-test")
     try:
         emulated = CanBms(bench)
-        for _ in range(31):  # every cell voltage frame, round robin
+        for _ in range(-(-SERIES // CELLS_PER_FRAME)):  # every cell voltage frame, round robin
             for can_id, data in emulated.broadcast():
                 tx.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=False))
         r = client.read(cells=True)
@@ -257,7 +258,10 @@ def test_protections_decode_the_same_in_every_client(tmp_path):
     for protocol in ("jbd", "daly", "can"):
         em = start_emulator(tmp_path, bms=protocol)
         try:
-            drive(em.info["scpi"], -150.0, 3000)   # 125 Ah from a 73 Ah pack: the BMS trips
+            # 1.7 x the pack's charge at ~9.4 A a cell (150 A on 16 parallel 4.8 Ah cells): the cells empty
+            # before they overheat, and the BMS trips on under-voltage
+            amps = TRIP_CELL_A * design_pack()[0].parallel
+            drive(em.info["scpi"], -amps, 1.7 * PACK_AH / amps * 3600.0)
             seen[protocol] = kei_reading(tmp_path, em, protocol)
             if protocol == "jbd":
                 basic = JBD(serial.Serial(em.info["bms"]), timeout=1).readBasicInfo()

@@ -45,11 +45,13 @@ def peak_draw_w() -> float:
 
 
 def grade_draw_w(test_mass_kg: float) -> float:
-    """Pack power holding GRADE_PERCENT at GRADE_KMH: road load, driveline, the motor map at that load."""
-    env, v = DEFAULTS["environment"], GRADE_KMH / 3.6
+    """Pack power holding GRADE_PERCENT at GRADE_KMH: road load (the body's Cd A and Crr through the
+    model's road-load convention), driveline, the motor map at that load."""
+    env, road, v = DEFAULTS["environment"], DEFAULTS["road_load"], GRADE_KMH / 3.6
     theta = math.atan(GRADE_PERCENT / 100)
-    wheel_w = (0.5 * env["air_density_kg_m3"] * BODY.drag_area_m2 * v**3
-               + test_mass_kg * env["gravity_m_s2"] * (math.sin(theta) + BODY.rolling_resistance_coefficient * math.cos(theta)) * v)
+    crr = BODY.rolling_resistance_coefficient + road["parasitic_rolling_coefficient"]
+    wheel_w = (0.5 * env["air_density_kg_m3"] * BODY.drag_area_m2 * road["aero_drag_factor"] * v**3
+               + test_mass_kg * env["gravity_m_s2"] * (math.sin(theta) + crr * math.cos(theta)) * v)
     shaft_w = wheel_w / DEFAULTS["driveline"]["efficiency"]
     return shaft_w / motor_eff(shaft_w) + DEFAULTS["auxiliary"]["power_w"]
 
@@ -115,14 +117,17 @@ def aesc_only(cell_rates=None, **parts):
     return dataclasses.replace(CATALOG, cells=(aesc,), **parts)
 
 
-def test_a_sakura_like_build_is_feasible_in_jp_kei():
+def test_a_sakura_like_build_is_a_design_in_jp_kei():
     """96-97 AESC cells in series (~20 kWh) feed the MM48's 47 kW only at their pulse rate (3C): 2C
-    continuous gives ~38 kW. jp_kei as posed, cells restricted to the Sakura's: the MM48 and 97s1p."""
-    x = solve_problem(JP_KEI, catalog=aesc_only()).best
+    continuous gives ~38 kW. jp_kei's limits, cells restricted to the Sakura's: the MM48 and 97s1p. The
+    cap is lifted: with the road-load convention fitted on measured coastdowns (docs/calibration.md) the
+    mild-steel body, the only one under the cap, no longer holds jp_kei's 5 % at 80 km/h on the MM48's
+    20 kW continuous with this pack, so the build needs a lighter body above the cap."""
+    x = solve_problem(dataclasses.replace(JP_KEI, price_cap_usd=20000.0), catalog=aesc_only()).best
     assert x.motor.id == "nissan_mm48_47kw" and x.parallel == 1 and x.series in (96, 97)
     assert 19.5 <= x.pack_energy_wh / 1000 <= 20.5 and x.body.material in ("mild_steel", "high_strength_steel")
     assert x.pack_continuous_power_w < 47_000 < x.pack_peak_power_w
-    assert x.price_usd <= JP_KEI.price_cap_usd and x.verified_range_km > 150
+    assert x.verified_range_km > 150
     # The Sakura's own body (high-strength steel, JP) costs more than the cap in this price model (docs/catalog.md:
     # +7 % on the real car): with the cap lifted the exact Sakura parts are a design too.
     sakura = aesc_only(motors=(CATALOG.motor("nissan_mm48_47kw"),), bodies=(CATALOG.body("kei_hss_jp"),))
