@@ -89,7 +89,9 @@ class UncertainInput:
         """The value at quantile `u` of the distribution (inverse CDF)."""
         a, c, b = self.low, self.nominal, self.high
         if self.distribution == "normal90":
-            return c + (b - c) * float(normal_quantile(np.array([u]))[0]) / Z_90
+            # Clipped at zero as the energy model's band clips the same draws (perturbed_params): every
+            # linked input is a non-negative quantity (a scale factor, a share, a power).
+            return max(c + (b - c) * float(normal_quantile(np.array([u]))[0]) / Z_90, 0.0)
         if self.distribution == "uniform" or b == a:
             return a + u * (b - a)
         split = (c - a) / (b - a)
