@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kei.hil.firmware.console import console_records  # noqa: E402
 from kei.hil.firmware.build import BUILD_DIR, make  # noqa: E402
+from kei.hil.firmware.console import console_records  # noqa: E402
 from kei.hil.firmware.elf import read_image, size_table  # noqa: E402
 from kei.hil.firmware.qemu import qemu_program, semihosted_argv  # noqa: E402
 from kei.hil.firmware.targets import build_target  # noqa: E402

@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = ROOT / "configs" / "designs" / "us_kei_15k.toml"
 DESIGN = HEADLINE if HEADLINE.exists() else ROOT / "configs" / "designs" / "us_kei_150km.toml"
 BAUD = 115200
-BITS_PER_BYTE_8N1 = 10
 TELEMETRY_WIRE_BYTES = 59  # protocol.md section 5: the direction that limits a session
 STEP_WIRE_BYTES = 16
 

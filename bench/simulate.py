@@ -35,7 +35,6 @@ CYCLES = ("udds", "hwfet", "wltc_3b")
 N_VARIANTS = 256             # batch size: a motor x body x mass grid the optimizer would ask for
 ENERGY_AIM = 0.03            # |ours / FASTSim - 1| where the assumptions match (issue 2)
 SPEED_AIM = 50.0             # our evals/s over FASTSim's, per cycle evaluation (issue 2)
-WH_PER_J = 1 / 3600
 
 
 def rate(fn, units_per_call: int, min_s: float) -> float:

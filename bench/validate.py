@@ -26,9 +26,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kei.vehicle.calibrate import (FITTED, M_PER_MILE, ROAD_LOAD_KEYS, _mpge, current_values,  # noqa: E402
-                                   fit_defaults, fit_road_load_convention,
-                                   load_calibration, official_vs_model, with_values)
+from kei.vehicle.calibrate import (  # noqa: E402
+    FITTED,
+    M_PER_MILE,
+    ROAD_LOAD_KEYS,
+    _mpge,
+    current_values,
+    fit_defaults,
+    fit_road_load_convention,
+    load_calibration,
+    official_vs_model,
+    with_values,
+)
 from kei.vehicle.cycles import flatten, load_cycle  # noqa: E402
 from kei.vehicle.files import load_model_defaults, vehicle_from_dict  # noqa: E402
 from kei.vehicle.procedures import setup_for  # noqa: E402

@@ -1,6 +1,6 @@
 """The emulated BMS as a process on a serial line (device process contract, docs/architecture.md):
 
-    python3 -m hil.device [--tty PATH] [--baud-pace BAUD] [--idle-exit-s S] [--device-id N]
+    python3 -m kei.hil.emulator.main [--tty PATH] [--baud-pace BAUD] [--idle-exit-s S] [--device-id N]
 
 Without --tty it opens a pty pair, sets both ends raw, keeps the slave open too (so a host that
 closes the port, or dies, leaves the device and its state intact), prints `PORT <slave path>` and
@@ -43,7 +43,7 @@ class _Stop(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python3 -m hil.device", description="The kei emulated BMS on a serial line.")
+    p = argparse.ArgumentParser(prog="python3 -m kei.hil.emulator.main", description="The kei emulated BMS on a serial line.")
     add_options(p)
     return p
 
@@ -216,10 +216,10 @@ def run(args: argparse.Namespace, out=sys.stdout) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.baud_pace < 0 or args.idle_exit_s < 0:
-        print("python3 -m hil.device: --baud-pace and --idle-exit-s must be >= 0", file=sys.stderr)
+        print("python3 -m kei.hil.emulator.main: --baud-pace and --idle-exit-s must be >= 0", file=sys.stderr)
         return 2
     try:
         return run(args)
     except LinkError as err:
-        print(f"python3 -m hil.device: error: {err}", file=sys.stderr)
+        print(f"python3 -m kei.hil.emulator.main: error: {err}", file=sys.stderr)
         return 2

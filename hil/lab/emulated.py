@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kei.hil.errors import DeviceUnavailable
+from kei.hil.link.devices import spawn_device
 
 MARKER = b"kei.hil.emulator.lab_main"
 PACK_FILE = "lab_pack.json"
@@ -74,15 +75,7 @@ def start_lab_emulator(config, pack_file: Path, stderr_path: Path | None = None)
            config.instrument.model, "--bms", config.bms.protocol, "--clock", em.clock, "--time-scale", f"{em.time_scale!r}",
            "--scpi-latency-ms", f"{em.scpi_latency_ms!r}", "--bms-baud", str(em.bms_baud), "--idle-exit-s",
            f"{em.idle_exit_s:g}"] + (["--fault", em.fault] if em.fault else [])
-    stderr = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                start_new_session=True)
-    except OSError as err:
-        raise DeviceUnavailable(f"cannot start the lab emulator ({' '.join(cmd)}): {err}") from err
-    finally:
-        if stderr_path:
-            stderr.close()
+    proc = spawn_device(cmd, "the lab emulator", stderr_path)
     deadline = time.monotonic() + em.start_timeout_s
     buf = b""
     with selectors.DefaultSelector() as sel:

@@ -37,9 +37,16 @@ from kei.hil.log.session_log import (
 )
 from kei.hil.log.summary import summarize
 from kei.hil.session.pacing import Pacer, pace_name, parse_pace
-from kei.hil.session.runner import Outcome, _pack_messages, _progress_bar, _session_parts, _versions, \
-    default_log_dir, resume_point
-from kei.hil.wire.protocol import Configure, OcvTable
+from kei.hil.session.runner import (
+    Outcome,
+    _pack_messages,
+    _progress_bar,
+    _session_parts,
+    _versions,
+    default_log_dir,
+    resume_point,
+)
+from kei.hil.wire.protocol import Configure
 from kei.vehicle.cycles import BUNDLED, DERIVED, load_cycle
 from kei.vehicle.files import load_vehicle, vehicle_path
 from kei.vehicle.predict import predict

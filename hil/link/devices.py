@@ -143,6 +143,20 @@ def device_command(kind: str) -> list[str]:
     return device_kind(kind).command()
 
 
+def spawn_device(cmd: list[str], what: str, stderr_path: Path | None) -> subprocess.Popen:
+    """Start a device program in its own session (a Ctrl-C to the host is not also sent to the device,
+    which must outlive it for a resume), stdout piped for its PORT line, stderr appended to a file."""
+    stderr = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                start_new_session=True)
+    except OSError as err:
+        raise DeviceUnavailable(f"cannot start {what} ({' '.join(cmd)}): {err}") from err
+    finally:
+        if stderr_path:
+            stderr.close()
+
+
 def start_emulator(kind: str, *, idle_exit_s: float, start_timeout_s: float, baud_pace: int | None = None,
                    device_id: int | None = None, stderr_path: Path | None = None,
                    extra_args: tuple[str, ...] = ()) -> DeviceProcess:
@@ -153,15 +167,7 @@ def start_emulator(kind: str, *, idle_exit_s: float, start_timeout_s: float, bau
     if device_id is not None:
         cmd += ["--device-id", str(int(device_id))]
     cmd += list(extra_args)
-    stderr = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                start_new_session=True)
-    except OSError as err:
-        raise DeviceUnavailable(f"cannot start the {kind} emulator ({' '.join(cmd)}): {err}") from err
-    finally:
-        if stderr_path:
-            stderr.close()
+    proc = spawn_device(cmd, f"the {kind} emulator", stderr_path)
     try:
         port = _read_port_line(proc, start_timeout_s)
     except BenchError:

@@ -8,7 +8,6 @@ import dataclasses
 import random
 
 import pytest
-from firmware_support import DeviceProcess, host_program
 from configure_fuzz import (
     GOOD,
     SETUP,
@@ -17,6 +16,7 @@ from configure_fuzz import (
     on_the_wire,
     plausible_drive,
 )
+from firmware_support import DeviceProcess, host_program
 
 from kei.hil.emulator.device import Device
 from kei.hil.wire import protocol as P

@@ -4,6 +4,7 @@ python-can (its slcan interface over a pty, and its virtual bus) carries the CAN
 cantools from the DBC. kei's own clients must decode the same values from the same frames."""
 import pytest
 import serial
+from lab_support import design_pack, lab_config_file, start_emulator
 
 from kei.hil.emulator.can_bms import CELLS_PER_FRAME, CanBms
 from kei.hil.emulator.lab_bench import LabBench
@@ -12,7 +13,6 @@ from kei.hil.lab.bms_clients import bms_client
 from kei.hil.lab.config import dbc_path, load_lab_config
 from kei.hil.lab.instrument import ScpiInstrument
 from kei.hil.lab.scpi_models import SCPI_MODELS
-from lab_support import design_pack, lab_config_file, start_emulator
 
 pyvisa = pytest.importorskip("pyvisa", reason="the lab extra (pip install -e '.[test]') installs PyVISA")
 

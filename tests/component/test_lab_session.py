@@ -10,11 +10,22 @@ import signal
 import time
 
 import pytest
+from lab_support import (
+    CYCLE,
+    DESIGN,
+    emulator_info,
+    events,
+    kei,
+    kei_json,
+    lab_config_file,
+    output_is_on,
+    start_kei,
+    stop_emulator,
+    wait_for_rows,
+)
 
 from kei.hil.lab.lab_log import read_lab_log
 from kei.hil.log.session_log import read_log
-from lab_support import (CYCLE, DESIGN, emulator_info, events, kei, kei_json, lab_config_file, output_is_on,
-                         start_kei, stop_emulator, wait_for_rows)
 
 SAME_AS_KEI_PROTOCOL = 0.01   # the issue: within 1 % of the kei-protocol emulator
 SAME_RUN = 0.005              # a resumed run against an uninterrupted one (as tests/component/test_hil_session.py)

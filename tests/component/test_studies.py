@@ -4,11 +4,11 @@ is not a stale model; a killed study resumes to the same file; the same seed giv
 every executor."""
 import json
 import math
-from dataclasses import replace
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from conftest import ROOT, run_kei

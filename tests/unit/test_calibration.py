@@ -9,8 +9,17 @@ import pytest
 
 from kei.resources import config_file
 from kei.schema import read_toml
-from kei.vehicle.calibrate import (CalibrationCar, Figure, _CarRuns, current_values, fit_defaults,
-                                   fit_road_load_convention, load_calibration, official_vs_model, with_values)
+from kei.vehicle.calibrate import (
+    CalibrationCar,
+    Figure,
+    _CarRuns,
+    current_values,
+    fit_defaults,
+    fit_road_load_convention,
+    load_calibration,
+    official_vs_model,
+    with_values,
+)
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict

@@ -7,10 +7,9 @@ import dataclasses
 import math
 
 import pytest
+from configure_fuzz import F32_MAX, GOOD, ROOT, SETUP, STRANGE, ProtectionMonitor, on_the_wire, plausible_drive
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from configure_fuzz import F32_MAX, GOOD, ROOT, SETUP, STRANGE, ProtectionMonitor, on_the_wire, plausible_drive
 
 from kei.hil.emulator.device import MAX_SERIES, Device
 from kei.hil.setup.bms_config import load_bms_config
@@ -19,6 +18,7 @@ from kei.hil.wire import protocol as P
 from kei.hil.wire.configure_ranges import CONFIGURE_RANGES, RANGES, f32_bound
 from kei.hil.wire.framing import FrameDecoder
 from kei.vehicle.files import load_vehicle
+
 
 class Host:
     def __init__(self):

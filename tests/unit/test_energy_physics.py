@@ -17,7 +17,6 @@ from kei.vehicle.cycles import Cycle, concatenate, load_cycle
 from kei.vehicle.energy import drive_to_empty_km, simulate
 from kei.vehicle.files import Cell, load_vehicle
 
-WH_PER_J = 1 / 3600
 ROAD_LOAD_TERMS = ("inertia", "aero", "rolling", "grade")
 LOSS_TERMS = ("friction_brake", "driveline_loss", "motor_loss", "battery_loss", "aux")
 

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from conftest import ROOT
 
 from kei.errors import ConfigError
 from kei.hil.emulator.lab_bench import LabBench
@@ -15,7 +16,6 @@ from kei.hil.lab.session import PackModel
 from kei.hil.setup.bms_config import load_bms_config
 from kei.hil.setup.pack_setup import pack_setup
 from kei.vehicle.files import load_vehicle
-from conftest import ROOT
 
 DESIGN = ROOT / "configs" / "designs" / "us_kei_150km.toml"
 EMULATED = ROOT / "configs" / "lab" / "emulated.toml"

@@ -6,9 +6,9 @@ import pytest
 
 from kei.errors import ConfigError, UsageError
 from kei.optimizer.inputs.catalog import load_catalog
+from kei.optimizer.solving.pipeline import load_catalog_for
 from kei.optimizer.studies.overrides import SCALE, SET, Override, apply_path, parse_override
 from kei.optimizer.studies.sources import PointInputs, record_inputs
-from kei.optimizer.solving.pipeline import load_catalog_for
 from kei.vehicle.files import load_model_defaults
 
 
