@@ -7,6 +7,7 @@ often in a row that may happen is the session's call (`link.recoveries_without_p
 """
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from kei.hil.link.devices import DeviceProcess, adopt_emulator, start_emulator
 from kei.hil.link.faults import FaultSpec, FaultyTransport
 from kei.hil.link.transport import SerialTransport, Transport
 from kei.hil.setup.bench_config import BenchConfig
+
+EXIT_GRACE_S = 0.5  # how long a device whose link dropped may take to finish exiting (a loaded machine)
 
 
 class Connection:
@@ -68,7 +71,16 @@ class Connection:
     def device_gone(self) -> str | None:
         """Why the emulator this connection started is gone (None: there is none, or it runs)."""
         dev = self.device
-        if dev is None or dev.alive():
+        if dev is None:
+            return None
+        if dev.proc is not None and dev.alive():
+            # A device that dies closes its pty while its exit is still under way: the host can see
+            # the link drop a moment before the process is reaped. Give it that moment.
+            try:
+                dev.proc.wait(timeout=EXIT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                return None
+        if dev.alive():
             return None
         last = _last_line(self.device_log) if self.device_log is not None else None
         return f"the {dev.kind} emulator (pid {dev.pid}) {dev.exit_description()}" + (f": {last}" if last else "")
