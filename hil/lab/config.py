@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kei.errors import ConfigError
-from kei.hil.setup.bench_config import SESSION_FIELDS, SessionSettings, bench_config_file, load_bench_config
+from kei.hil.setup.bench_config import (
+    LOG_FIELDS,
+    SESSION_FIELDS,
+    LogSettings,
+    SessionSettings,
+    bench_config_file,
+    load_bench_config,
+)
 from kei.resources import config_file
 from kei.schema import Field, read_toml, validate_table
 
@@ -135,6 +142,7 @@ class LabConfig:
     session: SessionSettings
     safety: SafetySettings
     emulator: EmulatorSettings
+    log: LogSettings
     source: str = ""
 
     @property
@@ -146,7 +154,7 @@ class LabConfig:
         return self.emulator.clock if self.emulated else self.instrument.clock
 
     def as_dict(self) -> dict:
-        return {k: asdict(getattr(self, k)) for k in ("instrument", "bms", "limits", "session", "safety", "emulator")}
+        return {k: asdict(getattr(self, k)) for k in ("instrument", "bms", "limits", "session", "safety", "emulator", "log")}
 
 
 def is_lab_config(path: str | Path | None) -> bool:
@@ -170,7 +178,7 @@ def lab_config_from_dict(raw: dict, file: str) -> LabConfig:
     from kei.hil.lab.bms_clients import BMS_PROTOCOLS
     from kei.hil.lab.scpi_models import SCPI_MODELS
 
-    known = list(SECTIONS) + list(OPTIONAL_SECTIONS) + ["session"]
+    known = list(SECTIONS) + list(OPTIONAL_SECTIONS) + ["session", "log"]
     for key in raw:
         if key not in known:
             raise ConfigError(file, key, f"unknown section (known: {', '.join(known)})")
@@ -192,12 +200,17 @@ def lab_config_from_dict(raw: dict, file: str) -> LabConfig:
     for lo, hi in (("min_pack_v", "max_pack_v"), ("min_cell_v", "max_cell_v")):
         if lim[lo] >= lim[hi]:
             raise ConfigError(file, f"limits.{lo}", f"must be below limits.{hi}")
-    base = asdict(load_bench_config(bench_config_file()).session)
-    session = {**base, **validate_table(raw.get("session", {}), SESSION_FIELDS, file=file, where="session",
-                                        defaults=base)}
+    # [session] and [log] default to the emulated bench's (configs/bench.toml): one pacing and one
+    # durability rule for every bench, overridable per lab
+    bench = load_bench_config(bench_config_file())
+    inherited = {}
+    for name, fields, defaults in (("session", SESSION_FIELDS, asdict(bench.session)),
+                                   ("log", LOG_FIELDS, asdict(bench.log))):
+        inherited[name] = {**defaults, **validate_table(raw.get(name, {}), fields, file=file, where=name,
+                                                        defaults=defaults)}
     return LabConfig(InstrumentSettings(**tables["instrument"]), BmsSettings(**tables["bms"]), Limits(**lim),
-                     SessionSettings(**session), SafetySettings(**tables["safety"]),
-                     EmulatorSettings(**tables["emulator"]), source=file)
+                     SessionSettings(**inherited["session"]), SafetySettings(**tables["safety"]),
+                     EmulatorSettings(**tables["emulator"]), LogSettings(**inherited["log"]), source=file)
 
 
 def load_lab_config(path: str | Path) -> LabConfig:

@@ -48,8 +48,22 @@ class LabLog:
         except OSError as err:
             raise LogError(f"{self.path}: cannot write: {err}") from err
 
+    def sync(self) -> None:
+        """Flush and fsync (a power cut keeps what was synced); closed, it was synced by close()."""
+        if self._fh is None:
+            return
+        self.flush()
+        try:
+            os.fsync(self._fh.fileno())
+        except OSError as err:
+            raise LogError(f"{self.path}: cannot write: {err}") from err
+
     def close(self) -> None:
         if self._fh is not None:
+            try:
+                self.sync()
+            except LogError:
+                pass  # the session reports its log error; closing must still release the file
             try:
                 self._fh.close()
             except OSError:

@@ -125,7 +125,8 @@ def run_lab_session(design, cycle_name: str, *, bench_config, pace: str | None =
                     "cycle_distance_km": parts.profile.distance_km},
         "versions": _versions(),
     }
-    log = LogWriter.create(log_dir, header, design, bench_config.read_text(), cycle_csv=Path(cycle_name) if user_csv else None)
+    log = LogWriter.create(log_dir, header, design, bench_config.read_text(), cycle_csv=Path(cycle_name) if user_csv else None,
+                           sync_interval_s=config.log.sync_interval_s)
     if on_log_created is not None:
         on_log_created(log_dir)
     log.event("session_start", design=str(design), cycle=cycle_name, bench=LAB_KIND, instrument=config.instrument.model,
@@ -165,7 +166,7 @@ def resume_lab_session(log_dir, *, pace: str | None = None, progress: bool = Tru
         if emulator is None:
             raise DeviceUnavailable(f"{log_dir}: the emulated battery this session ran on is gone (its process "
                                     f"exited); an emulated pack cannot be put back where it was. Start a new run")
-    log = LogWriter(log_dir).open()
+    log = LogWriter(log_dir, config.log.sync_interval_s).open()
     log.event("resume", step=start.logged_step, bench=LAB_KIND, adopted_device=emulator.pid if emulator else None,
               pace=pace_name(speedup))
     return _drive(log, log_dir, config, parts, configure, Pacer(speedup), start, emulator,
@@ -178,6 +179,7 @@ def _drive(log: LogWriter, log_dir: Path, config: LabConfig, parts, configure: C
     instrument = open_instrument(config.instrument, resource)
     bms = bms_client(config.bms, bms_port, dbc=dbc_path(config.bms, config.source) if config.bms.protocol == "can" else None)
     lab_log = LabLog(log_dir).open(last_step=start.logged_step if start else None)
+    log.sync_first(lab_log.sync)  # on disk before the steps.csv rows it goes with: never behind them
     guard = _start_guard(config, resource, log_dir)
     update, close_bar = _progress_bar(predicted_km, progress)
     session = LabSession(config=config, parts=parts, pack=PackModel.from_configure(configure), instrument=instrument,

@@ -99,6 +99,7 @@ class LogWriter:
         self._lock = None
         self._last_sync = time.monotonic()
         self._unsynced_events = False
+        self._sync_first: list = []  # companion files that must reach the disk before these do
 
     @classmethod
     def create(cls, directory: Path, header: dict, design_path: Path, bench_text: str,
@@ -178,12 +179,18 @@ class LogWriter:
             now = time.monotonic()
             if (self._unsynced_events or self.sync_interval_s is None
                     or now - self._last_sync >= self.sync_interval_s):
+                for sync in self._sync_first:
+                    sync()
                 os.fsync(self._steps.fileno())
                 os.fsync(self._events.fileno())
                 self._last_sync = now
                 self._unsynced_events = False
         except OSError as err:
             raise LogError(f"{self.dir}: cannot write the session log: {err}") from err
+
+    def sync_first(self, sync) -> None:
+        """Call `sync()` (a companion file's flush + fsync) before every fsync of this log."""
+        self._sync_first.append(sync)
 
     def sync(self) -> None:
         """Flush and fsync now."""
