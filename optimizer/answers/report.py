@@ -40,6 +40,26 @@ def solution_json(sol: Solution, design_file: str | None = None) -> dict:
     }
 
 
+def site_lines_text(x: Design) -> list[str]:
+    """The assembly site, the duty and credit by line, and the same parts at the other sites."""
+    out = [f"  assembly site  {x.site}"]
+    for y in x.duties:
+        out.append(f"    duty         {y['line']}: {y['rate']:.1%} of ${y['base_usd']:,.0f} = ${y['amount_usd']:,.0f} "
+                   f"({y['rule']})")
+    if not x.duties:
+        out.append("    duty         none")
+    for y in x.credits:
+        out.append(f"    credit       {y['line']}: ${y['rate_usd_per_kwh']:g}/kWh = ${y['amount_usd']:,.0f}")
+    others = [y for y in x.other_sites if y["price_usd"] is not None]
+    if others:
+        nxt = others[0]
+        out.append(f"    next site    {nxt['site']} at ${nxt['price_usd']:,.0f} for the same parts "
+                   f"(+${nxt['price_usd'] - x.price_usd:,.0f}); all: " + ", ".join(
+                       f"{y['site']} ${y['price_usd']:,.0f}" if y["price_usd"] is not None else f"{y['site']} (content rule fails)"
+                       for y in x.other_sites))
+    return out
+
+
 def solution_text(sol: Solution, design_file: str | None = None) -> str:
     p, d, x = sol.problem, sol.data, sol.best
     cap = f", price cap ${d.price_cap_usd:,.0f}" if d.price_cap_usd is not None else ""
@@ -73,7 +93,9 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
                  f"(RPE) x {1 + pm.sales_tax_rate:g} (tax); BOM: glider ${pr['bom_glider']:,.0f}, drive unit "
                  f"${pr['bom_drive_unit']:,.0f}, cells ${pr['bom_cells']:,.0f}, pack integration "
                  f"${pr['bom_pack_integration']:,.0f}, lightweighting ${pr['bom_lightweighting']:,.0f}, fixed content "
-                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f} (tariffs ${pr['of_which_tariffs']:,.0f})")
+                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f}, duties ${pr['duties']:,.0f}"
+                 + (f", credits ${pr['credits']:,.0f}" if pr['credits'] else ""))
+    lines.extend(site_lines_text(x))
     sim = f", simulated {x.verified_wh_per_km:.1f}" if x.verified_wh_per_km is not None else ""
     lines.append(f"  energy         {x.energy_wh_per_km:.1f} Wh/km at the pack (model{sim}); energy fit error "
                  f"{x.fit_error:.2%} (worst pair {float(d.fit.max_rel_error.max(initial=0)):.2%})")
