@@ -9,7 +9,10 @@ UNITS = {"max_range": "km", "min_price": "USD"}
 
 def design_json(sol: Solution, x: Design) -> dict:
     objective_value = x.range_km if sol.problem.objective == "max_range" else x.price_usd
-    return {"objective_value": round(objective_value, 3), **x.to_dict(), "cycle": sol.data.cycle.name}
+    low, high = sol.problem.price.price_band_usd(x.price_usd)
+    return {"objective_value": round(objective_value, 3), **x.to_dict(),
+            # The real price this model price stands for, within the price calibration's residuals.
+            "price_band_usd": [round(low, 2), round(high, 2)], "cycle": sol.data.cycle.name}
 
 
 def solution_json(sol: Solution, design_file: str | None = None) -> dict:
@@ -71,7 +74,8 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     verified = (f" (simulated {x.verified_range_km:.1f} km{band}, model {x.drift:+.2%})" if x.verified_range_km is not None
                 else " (not verified)")
     lines.append(f"  range          {x.range_km:.1f} km{verified}")
-    lines.append(f"  price          ${x.price_usd:,.0f}")
+    low, high = p.price.price_band_usd(x.price_usd)
+    lines.append(f"  price          ${x.price_usd:,.0f} (${low:,.0f}-${high:,.0f} with the calibration's residuals)")
     lines.append(f"  battery        {x.cell.id} ({x.cell.name}, {x.cell.chemistry} {x.cell.format}) {x.series}s{x.parallel}p"
                  f" = {x.cells} cells, {x.pack_energy_wh / 1000:.2f} kWh, {x.pack_voltage_v:.0f} V "
                  f"({x.pack_voltage_range_v[0]:.0f}-{x.pack_voltage_range_v[1]:.0f} V), {x.pack_mass_kg:.0f} kg, "

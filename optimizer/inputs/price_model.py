@@ -24,6 +24,10 @@ PRICE_FIELDS = (
     Field("market", str, "-", "region code of the market the car is sold in"),
     Field("retail_price_equivalent", float, "-", "retail price / direct manufacturing cost (RPE)", min=1.0, max=5.0),
     Field("sales_tax_rate", float, "-", "tax included in the quoted price", min=0.0, max=1.0),
+    Field("calibration_residual_low", float, "-", "smallest price / model price - 1 of the calibration cars",
+          min=-1.0, max=0.0, default=0.0),
+    Field("calibration_residual_high", float, "-", "largest price / model price - 1 of the calibration cars",
+          min=0.0, max=5.0, default=0.0),
     Field("fixed_content_cost_usd", float, "USD", "parts every design carries (charger, DC/DC, thermal, ...)", min=0.0),
     Field("fixed_content_mass_kg", float, "kg", "mass of the fixed content", min=0.0),
     Field("apply_manufacturing_credit", bool, "-", "take the market's production credit (US: Section 45X)",
@@ -76,6 +80,8 @@ class PriceModel:
     fixed_content_mass_kg: float
     tariff_rate_by_origin: tuple[tuple[str, float], ...]
     sites: tuple[Site, ...]
+    calibration_residual_low: float = 0.0
+    calibration_residual_high: float = 0.0
     cell_tariff_rate_by_origin: tuple[tuple[str, float], ...] = ()
     tariff_rule_by_origin: tuple[tuple[str, str], ...] = ()
     apply_manufacturing_credit: bool = False
@@ -85,6 +91,10 @@ class PriceModel:
     allowed_sites: tuple[str, ...] = ()
     description: str = ""
     file: str = ""
+
+    def price_band_usd(self, price_usd: float) -> tuple[float, float]:
+        """The real price a model price stands for, within the calibration's residuals."""
+        return price_usd * (1 + self.calibration_residual_low), price_usd * (1 + self.calibration_residual_high)
 
     @property
     def open_sites(self) -> tuple[Site, ...]:
