@@ -52,6 +52,8 @@ SITE_FIELDS = (
     Field("regional_value_content_min", float, "-", "share of the factory cost that must come from "
           "regional_origins for the site's duty rule to apply (0: none)", min=0.0, max=1.0, default=0.0),
     Field("regional_origins", list, "-", "origins that count as regional content", default=[]),
+    Field("battery_regional_value_content_min", float, "-", "the same share for the battery alone (a core "
+          "part: cells + pack integration), 0: none", min=0.0, max=1.0, default=0.0),
 )
 
 
@@ -68,6 +70,7 @@ class Site:
     duty_exempt_origins: tuple[str, ...] = ()
     regional_value_content_min: float = 0.0
     regional_origins: tuple[str, ...] = ()
+    battery_regional_value_content_min: float = 0.0
 
 
 @dataclass(frozen=True)

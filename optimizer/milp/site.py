@@ -9,7 +9,7 @@ the cost's bounds over every choice the MILP can make (computed in preparation):
     0 <= site_cost[s] <= hi_s y_s
 
 A site with a regional-value-content rule (USMCA's 75 %) is open only to designs meeting it:
-rvc_s(x) <= rvc_hi_s (1 - y_s). `model.site_chosen['MX']` is the decision a user's extend= sees.
+rvc_s(x) <= rvc_hi_s (1 - y_s), and the battery, a core part, meets its own share likewise. `model.site_chosen['MX']` is the decision a user's extend= sees.
 """
 from __future__ import annotations
 
@@ -52,4 +52,10 @@ def add_site(m, d: ModelData) -> None:
     m.regional_content = pyo.Constraint(
         m.RVC_SITES, rule=lambda m, s: site_cost_expr(m, d, idx[s], "rvc_")
         <= float(max(sd.rvc_hi[idx[s]], 0.0)) * (1 - m.site_chosen[s]))
+    core = [s for s in names if sd.has_core[idx[s]]]
+    m.CORE_SITES = pyo.Set(initialize=core, ordered=True)
+    m.battery_regional_content = pyo.Constraint(
+        m.CORE_SITES, rule=lambda m, s: pyo.quicksum(float(sd.core_cell[idx[s], d.layout_cell[i]] * d.layout_parallel[i])
+                                                     * m.series[i] for i in m.LAYOUTS)
+        <= float(max(sd.core_hi[idx[s]], 0.0)) * (1 - m.site_chosen[s]))
     m.car_cost_usd = pyo.Expression(expr=pyo.quicksum(m.site_cost_usd[s] for s in names))

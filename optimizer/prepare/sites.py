@@ -48,6 +48,9 @@ class SiteData:
     rvc_fixed: np.ndarray
     rvc_hi: np.ndarray          # (sites,): the row's largest value (big-M); <= 0: the rule never binds
     has_rvc: np.ndarray         # (sites,) bool
+    core_cell: np.ndarray       # (sites, cells): the battery's own content row per cell (<= 0 when chosen)
+    core_hi: np.ndarray         # (sites,): its largest value (big-M)
+    has_core: np.ndarray        # (sites,) bool
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -81,6 +84,7 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
     rb, rm, rc = shape(len(bodies)), shape(len(motors)), shape(len(cells))
     lwf, fixed, rlw, rfixed = np.ones(S), np.zeros(S), np.zeros(S), np.zeros(S)
     has_rvc = np.zeros(S, dtype=bool)
+    core, has_core = shape(len(cells)), np.zeros(S, dtype=bool)
     for s, site in enumerate(sites):
         r = site.vehicle_duty_rate
         exempt = set(site.duty_exempt_origins)
@@ -107,6 +111,12 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
             rc[s] = cell_cost * (1 - c_reg) - keep * (cell_cost * (1 + c_duty) + integration_usd)
             rlw[s] = -keep
             rfixed[s] = -keep * (pm.fixed_content_cost_usd + site.assembly_cost_usd)
+        if site.battery_regional_value_content_min > 0:   # USMCA core part: the battery meets the rule itself
+            has_core[s] = True
+            regional = set(site.regional_origins) | {site.country}
+            c_reg = np.array([c.origin in regional for c in cells], dtype=float)
+            keep = 1.0 - site.battery_regional_value_content_min
+            core[s] = cell_cost * (1 - c_reg) - keep * (cell_cost * (1 + c_duty) + integration_usd)
     n_max = np.asarray(max_cells_by_cell, dtype=float)
     pack_hi = (np.maximum(cell, 0.0) * n_max[None, :]).max(axis=1, initial=0.0)
     pack_lo = (np.minimum(cell, 0.0) * n_max[None, :]).min(axis=1, initial=0.0)
@@ -116,7 +126,8 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
               + (np.maximum(rc, 0.0) * n_max[None, :]).max(axis=1, initial=0.0) + np.maximum(rfixed, 0.0))
     return SiteData(names=tuple(s.name for s in sites), body_usd=body, motor_usd=motor, cell_usd=cell, lw_factor=lwf,
                     fixed_usd=fixed, cost_lo_usd=lo, cost_hi_usd=hi, rvc_body=rb, rvc_motor=rm,
-                    rvc_cell=rc, rvc_lw=rlw, rvc_fixed=rfixed, rvc_hi=rvc_hi, has_rvc=has_rvc)
+                    rvc_cell=rc, rvc_lw=rlw, rvc_fixed=rfixed, rvc_hi=rvc_hi, has_rvc=has_rvc, core_cell=core,
+                    core_hi=(np.maximum(core, 0.0) * n_max[None, :]).max(axis=1, initial=0.0), has_core=has_core)
 
 
 def site_cost_usd(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cells: int, lw_cost_usd: float) -> float:
@@ -126,6 +137,8 @@ def site_cost_usd(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cell
 
 def site_meets_rvc(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cells: int, lw_cost_usd: float,
                    tol_usd: float = 1e-6) -> bool:
+    if sd.has_core[s] and n_cells * sd.core_cell[s, cell] > tol_usd:
+        return False
     if not sd.has_rvc[s]:
         return True
     row = (sd.rvc_body[s, body] + sd.rvc_motor[s, motor] + n_cells * sd.rvc_cell[s, cell]

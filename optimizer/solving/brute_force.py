@@ -150,6 +150,8 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                 rvc = (col(sd.rvc_body[site, b] + sd.rvc_motor[site, m] + sd.rvc_fixed[site])
                        + row(n[cols] * sd.rvc_cell[site, cell_idx[cols]]) + sd.rvc_lw[site] * lw_cost(d, l_best))
                 ok &= rvc <= 1e-6
+            if sd.has_core[site]:  # the battery's own regional content (a USMCA core part)
+                ok &= row(n[cols] * sd.core_cell[site, cell_idx[cols]]) <= 1e-6
             score = np.where(ok, value if maximize else -value, -np.inf)
             # Best per (cell, body) for this motor: the groups --top K ranks (top 1: the best overall).
             cells_here = cell_idx[cols]
