@@ -22,7 +22,7 @@ from kei.schema import Field, read_toml, validate_table
 PRICE_FIELDS = (
     Field("description", str, "-", "what market and year the model describes", default=""),
     Field("market", str, "-", "region code of the market the car is sold in"),
-    Field("retail_price_equivalent", float, "-", "retail price / direct manufacturing cost (RPE)", min=1.0, max=5.0),
+    Field("retail_price_equivalent", float, "-", "retail price / direct manufacturing cost (RPE)", min=0.5, max=5.0),
     Field("sales_tax_rate", float, "-", "tax included in the quoted price", min=0.0, max=1.0),
     Field("calibration_residual_low", float, "-", "smallest price / model price - 1 of the calibration cars",
           min=-1.0, max=0.0, default=0.0),
