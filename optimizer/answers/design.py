@@ -228,7 +228,8 @@ def to_vehicle(d: ModelData, design: Design) -> Vehicle:
         "load": {"payload_kg": d.payload_kg},
         "design": {"problem": d.problem.file or d.problem.name, "cycle": d.cycle.name,
                    "price_usd": round(design.price_usd, 2), "predicted_range_km": round(design.range_km, 3),
-                   "solver": SOLVER_LABEL},
+                   "solver": SOLVER_LABEL, "assembly_site": design.site,
+                   "duty_usd": round(sum(y["amount_usd"] for y in design.duties), 2)},
     }
     if d.governed_speed_kmh is not None:
         raw["top_speed_kmh"] = d.governed_speed_kmh

@@ -9,7 +9,8 @@ the cost's bounds over every choice the MILP can make (computed in preparation):
     0 <= site_cost[s] <= hi_s y_s
 
 A site with a regional-value-content rule (USMCA's 75 %) is open only to designs meeting it:
-rvc_s(x) <= rvc_hi_s (1 - y_s), and the battery, a core part, meets its own share likewise. `model.site_chosen['MX']` is the decision a user's extend= sees.
+rvc_s(x) <= rvc_hi_s (1 - y_s), and the battery, a core part, meets its own share likewise.
+`model.site_chosen['MX']` is the decision a user's extend= sees.
 """
 from __future__ import annotations
 

@@ -120,7 +120,8 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
         # One pass per assembly site: its coefficients make the cost linear in the parts (prepare/sites.py).
         for site in range(len(sd.names)):
             lwf = float(sd.lw_factor[site])
-            bom0 = col(sd.body_usd[site, b] + sd.motor_usd[site, m] + sd.fixed_usd[site]) + row(n[cols] * sd.cell_usd[site, cell_idx[cols]])
+            bom0 = (col(sd.body_usd[site, b] + sd.motor_usd[site, m] + sd.fixed_usd[site])
+                    + row(n[cols] * sd.cell_usd[site, cell_idx[cols]]))
             corr = col(d.correction[rows])
             a, k = col(d.fit.intercept_wh_per_km[rows]), col(d.fit.slope_wh_per_km_per_kg[rows])
             num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
