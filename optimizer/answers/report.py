@@ -117,10 +117,13 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
         bats = [f"{y.cell.id} {y.series}s{y.parallel}p {y.pack_energy_wh / 1000:.1f} kWh" for y in sol.designs]
         wb, wm = max(map(len, bats)), max(len(y.motor.id) for y in sol.designs)
         lines.append("")
-        lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<{wb}}  {'motor':<{wm}}  body")
+        wbody = max(len(y.body.id) for y in sol.designs)
+        lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<{wb}}  {'motor':<{wm}}  "
+                     f"{'body':<{wbody}}  site")
         for i, (y, bat) in enumerate(zip(sol.designs, bats), 1):
             sim_km = f"{y.verified_range_km:9.1f}" if y.verified_range_km is not None else f"{'-':>9}"
-            lines.append(f"  {i:>2} {y.range_km:9.1f} {sim_km} {y.price_usd:9,.0f}  {bat:<{wb}}  {y.motor.id:<{wm}}  {y.body.id}")
+            lines.append(f"  {i:>2} {y.range_km:9.1f} {sim_km} {y.price_usd:9,.0f}  {bat:<{wb}}  {y.motor.id:<{wm}}  "
+                         f"{y.body.id:<{wbody}}  {y.site}")
     for note in sol.notes:
         lines.append(f"  note: {note}")
     if design_file:
