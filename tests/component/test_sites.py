@@ -135,3 +135,10 @@ def _pair(d, x):
 def _layout(d, x):
     return next(i for i in range(len(d.layout_cell)) if d.cells[d.layout_cell[i]].id == x.cell.id
                 and d.layout_parallel[i] == x.parallel)
+
+
+def test_a_problem_option_restricts_the_sites(base):
+    jp = solve(problem_with({"allowed_sites": ["JP"]}, price_cap_usd=30000.0), verify=False)
+    assert jp.data.sites.names == ("JP",) and jp.best.site == "JP"
+    same_parts_at_jp = next(y["price_usd"] for y in base.best.other_sites if y["site"] == "JP")
+    assert jp.best.price_usd <= same_parts_at_jp + 1e-6     # the JP optimum is no dearer than the MX design built in JP
