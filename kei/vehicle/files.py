@@ -120,6 +120,8 @@ DESIGN_FIELDS = (
     Field("price_usd", float, "USD", "retail price from the price model", default=None),
     Field("predicted_range_km", float, "km", "range the solver predicted and verified", default=None),
     Field("solver", str, "-", "how the design was found", default=""),
+    Field("assembly_site", str, "-", "where the price model has the car assembled", default=""),
+    Field("duty_usd", float, "USD", "duties in the price (by line in the file's header)", default=None),
 )
 SECTIONS = {
     "body": BODY_FIELDS, "battery": BATTERY_FIELDS, "motor": MOTOR_FIELDS, "driveline": DRIVELINE_FIELDS,
@@ -296,6 +298,8 @@ class DesignInfo:
     price_usd: float | None = None
     predicted_range_km: float | None = None
     solver: str = ""
+    assembly_site: str = ""
+    duty_usd: float | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ def binding_constraints(d: ModelData, x: Design) -> list[dict]:
     ci = int(d.layout_cell[x.choice.layout])
     mi = int(d.pair_motor[x.choice.pair])
     step_cells = x.parallel                       # one more series element
-    step_price = step_cells * (d.cell_landed_usd[ci] + d.cell_integration_usd[ci]) * d.price_per_bom
+    step_price = step_cells * d.sites.cell_usd[x.choice.site, ci] * d.price_per_bom   # at the chosen site
     step_mass = step_cells * d.cell_pack_mass_kg[ci]
     out: list[dict] = []
 

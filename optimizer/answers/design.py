@@ -13,6 +13,7 @@ import pyomo.environ as pyo
 
 from kei.optimizer.inputs.parts import BodySpec, CellSpec, MotorSpec
 from kei.optimizer.prepare.model_data import PERF_NAMES, ModelData
+from kei.optimizer.prepare.sites import site_cost_usd, site_lines, site_meets_rvc
 from kei.vehicle.files import Vehicle, vehicle_from_dict
 
 SOLVER_LABEL = "kei solve: MILP (Pyomo + HiGHS via highspy), Dinkelbach on range, verified by simulation"
@@ -24,6 +25,7 @@ class Choice:
     series: int
     pair: int            # index into the data's motor x body pairs
     lightweighting_kg: float
+    site: int = 0        # index into the data's sites (d.sites.names)
 
     def parts_key(self, d: ModelData) -> tuple[str, str, str]:
         """What makes two designs distinct for --top K: the parts (cell, motor, body)."""
@@ -64,6 +66,10 @@ class Design:
     verified_band: dict = field(default_factory=dict)  # the simulation's 90 % band (range_km_p05, ...)
     valid_test: bool | None = None                     # the simulation is a valid test of the problem's procedure
     binding: list = field(default_factory=list)
+    site: str = ""                  # where the car is assembled (a site of the price model)
+    duties: list = field(default_factory=list)    # duty by line: line, rate, base_usd, amount_usd, rule
+    credits: list = field(default_factory=list)   # manufacturing credits by line (negative amounts)
+    other_sites: list = field(default_factory=list)  # the same parts at every other open site: site, price_usd
 
     @property
     def cells(self) -> int:
@@ -111,6 +117,13 @@ class Design:
             "mass_breakdown_kg": {k: round(v, 2) for k, v in x.mass_kg.items()},
             "price_breakdown_usd": {k: round(v, 2) for k, v in x.price.items()},
             "binding": x.binding,
+            "assembly_site": x.site,
+            "duties": [{**y, "base_usd": round(y["base_usd"], 2), "amount_usd": round(y["amount_usd"], 2)}
+                       for y in x.duties],
+            "credits": [{**y, "amount_usd": round(y["amount_usd"], 2)} for y in x.credits],
+            # What would change the site: the same parts built at each other site (None: its content rule fails).
+            "other_sites": [{"site": y["site"], "price_usd": None if y["price_usd"] is None else round(y["price_usd"], 2)}
+                            for y in x.other_sites],
             "fit_error": round(x.fit_error, 6),
             "performance_mass_limit_kg": None if x.perf_mass_limit_kg == float("inf") else round(x.perf_mass_limit_kg, 2),
             "trace_miss_s": x.trace_miss_s,
@@ -129,8 +142,10 @@ def decode(m, d: ModelData) -> Choice:
     layout = max(m.LAYOUTS, key=lambda i: pyo.value(m.layout[i]))
     pair = max(m.PAIRS, key=lambda p: pyo.value(m.pair[p]))
     lw = float(sum(pyo.value(m.lw[k]) for k in m.SEGMENTS)) if len(m.SEGMENTS) else 0.0
+    site = max(m.SITES, key=lambda s: pyo.value(m.site_chosen[s]))
     return Choice(layout=int(layout), series=int(round(pyo.value(m.series[layout]))), pair=int(pair),
-                  lightweighting_kg=max(0.0, min(lw, float(d.body_lw_max_kg[d.pair_body[pair]]))))
+                  lightweighting_kg=max(0.0, min(lw, float(d.body_lw_max_kg[d.pair_body[pair]]))),
+                  site=d.sites.index(site))
 
 
 def evaluate(d: ModelData, ch: Choice) -> Design:
@@ -146,22 +161,26 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
     test = curb + d.payload_kg
     mass["payload"] = d.payload_kg
     price_model = d.problem.price
-    cells_cost = n * d.cell_landed_usd[ci]
-    integration = n * d.cell_integration_usd[ci]
     lw_cost = lightweighting_cost_usd(d, lw)
-    bom = {
-        "glider": float(d.body_landed_usd[bi]), "drive_unit": float(d.motor_landed_usd[mi]),
-        "cells": float(cells_cost), "pack_integration": float(integration), "lightweighting": lw_cost,
-        "fixed_content": price_model.fixed_content_cost_usd, "assembly": price_model.assembly_cost_usd,
-    }
-    tariffs = float(body.cost_usd * price_model.tariff_rate(body.origin) + motor.cost_usd * price_model.tariff_rate(motor.origin)
-                    + n * cell.cost_usd * price_model.tariff_rate(cell.origin, cell=True)
-                    + n * d.cell_integration_usd[ci] * (1 - 1 / (1 + price_model.pack_integration_tariff_rate)))
-    bom_total = sum(bom.values())
+    site = price_model.site(d.sites.names[ch.site])
+    lines = site_lines(price_model, site, body, motor, cell, n, float(d.cell_integration_usd[ci]), lw_cost)
+    bom = {k: float(v) for k, v in lines["bom"].items()}
+    tariffs = float(sum(x["amount_usd"] for x in lines["duties"]))
+    credits = float(sum(x["amount_usd"] for x in lines["credits"]))
+    bom_total = float(lines["total_usd"])
     before_tax = bom_total * price_model.retail_price_equivalent
     retail = bom_total * d.price_per_bom
-    price = {**{f"bom_{k}": v for k, v in bom.items()}, "bom_total": bom_total, "of_which_tariffs": tariffs,
-             "indirect_costs_and_margin": before_tax - bom_total, "sales_tax": retail - before_tax, "retail": retail}
+    price = {**{f"bom_{k}": v for k, v in bom.items()}, "duties": tariffs, "credits": credits, "bom_total": bom_total,
+             "of_which_tariffs": tariffs, "indirect_costs_and_margin": before_tax - bom_total,
+             "sales_tax": retail - before_tax, "retail": retail}
+    others = []
+    for k, name in enumerate(d.sites.names):
+        if k == ch.site:
+            continue
+        ok = site_meets_rvc(d.sites, k, bi, mi, ci, n, lw_cost)
+        cost = site_cost_usd(d.sites, k, bi, mi, ci, n, lw_cost)
+        others.append({"site": name, "price_usd": cost * d.price_per_bom if ok else None})
+    others.sort(key=lambda y: (y["price_usd"] is None, y["price_usd"] or 0.0))
     pair = ch.pair
     whkm = d.wh_per_km(pair, test)
     loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
@@ -180,7 +199,8 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
         test_mass_kg=float(test), mass_kg=mass, price_usd=float(retail), price=price,
         energy_wh_per_km=float(whkm * n / (n - loss_cells)) if whkm > 0 else float("nan"),
         range_km=float(range_km), perf_mass_limit_kg=float(d.pair_perf_max_kg[pair]),
-        perf_limit=PERF_NAMES[limit] if limit >= 0 else "", fit_error=float(d.fit.max_rel_error[pair]))
+        perf_limit=PERF_NAMES[limit] if limit >= 0 else "", fit_error=float(d.fit.max_rel_error[pair]),
+        site=site.name, duties=lines["duties"], credits=lines["credits"], other_sites=others)
 
 
 def to_vehicle(d: ModelData, design: Design) -> Vehicle:
@@ -208,7 +228,8 @@ def to_vehicle(d: ModelData, design: Design) -> Vehicle:
         "load": {"payload_kg": d.payload_kg},
         "design": {"problem": d.problem.file or d.problem.name, "cycle": d.cycle.name,
                    "price_usd": round(design.price_usd, 2), "predicted_range_km": round(design.range_km, 3),
-                   "solver": SOLVER_LABEL},
+                   "solver": SOLVER_LABEL, "assembly_site": design.site,
+                   "duty_usd": round(sum(y["amount_usd"] for y in design.duties), 2)},
     }
     if d.governed_speed_kmh is not None:
         raw["top_speed_kmh"] = d.governed_speed_kmh

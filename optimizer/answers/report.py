@@ -9,7 +9,10 @@ UNITS = {"max_range": "km", "min_price": "USD"}
 
 def design_json(sol: Solution, x: Design) -> dict:
     objective_value = x.range_km if sol.problem.objective == "max_range" else x.price_usd
-    return {"objective_value": round(objective_value, 3), **x.to_dict(), "cycle": sol.data.cycle.name}
+    low, high = sol.problem.price.price_band_usd(x.price_usd)
+    return {"objective_value": round(objective_value, 3), **x.to_dict(),
+            # The real price this model price stands for, within the price calibration's residuals.
+            "price_band_usd": [round(low, 2), round(high, 2)], "cycle": sol.data.cycle.name}
 
 
 def solution_json(sol: Solution, design_file: str | None = None) -> dict:
@@ -40,6 +43,26 @@ def solution_json(sol: Solution, design_file: str | None = None) -> dict:
     }
 
 
+def site_lines_text(x: Design) -> list[str]:
+    """The assembly site, the duty and credit by line, and the same parts at the other sites."""
+    out = [f"  assembly site  {x.site}"]
+    for y in x.duties:
+        out.append(f"    duty         {y['line']}: {y['rate']:.1%} of ${y['base_usd']:,.0f} = ${y['amount_usd']:,.0f} "
+                   f"({y['rule']})")
+    if not x.duties:
+        out.append("    duty         none")
+    for y in x.credits:
+        out.append(f"    credit       {y['line']}: ${y['rate_usd_per_kwh']:g}/kWh = ${y['amount_usd']:,.0f}")
+    others = [y for y in x.other_sites if y["price_usd"] is not None]
+    if others:
+        nxt = others[0]
+        out.append(f"    next site    {nxt['site']} at ${nxt['price_usd']:,.0f} for the same parts "
+                   f"(+${nxt['price_usd'] - x.price_usd:,.0f}); all: " + ", ".join(
+                       f"{y['site']} ${y['price_usd']:,.0f}" if y["price_usd"] is not None else f"{y['site']} (content rule fails)"
+                       for y in x.other_sites))
+    return out
+
+
 def solution_text(sol: Solution, design_file: str | None = None) -> str:
     p, d, x = sol.problem, sol.data, sol.best
     cap = f", price cap ${d.price_cap_usd:,.0f}" if d.price_cap_usd is not None else ""
@@ -51,7 +74,8 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     verified = (f" (simulated {x.verified_range_km:.1f} km{band}, model {x.drift:+.2%})" if x.verified_range_km is not None
                 else " (not verified)")
     lines.append(f"  range          {x.range_km:.1f} km{verified}")
-    lines.append(f"  price          ${x.price_usd:,.0f}")
+    low, high = p.price.price_band_usd(x.price_usd)
+    lines.append(f"  price          ${x.price_usd:,.0f} (${low:,.0f}-${high:,.0f} with the calibration's residuals)")
     lines.append(f"  battery        {x.cell.id} ({x.cell.name}, {x.cell.chemistry} {x.cell.format}) {x.series}s{x.parallel}p"
                  f" = {x.cells} cells, {x.pack_energy_wh / 1000:.2f} kWh, {x.pack_voltage_v:.0f} V "
                  f"({x.pack_voltage_range_v[0]:.0f}-{x.pack_voltage_range_v[1]:.0f} V), {x.pack_mass_kg:.0f} kg, "
@@ -73,7 +97,9 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
                  f"(RPE) x {1 + pm.sales_tax_rate:g} (tax); BOM: glider ${pr['bom_glider']:,.0f}, drive unit "
                  f"${pr['bom_drive_unit']:,.0f}, cells ${pr['bom_cells']:,.0f}, pack integration "
                  f"${pr['bom_pack_integration']:,.0f}, lightweighting ${pr['bom_lightweighting']:,.0f}, fixed content "
-                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f} (tariffs ${pr['of_which_tariffs']:,.0f})")
+                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f}, duties ${pr['duties']:,.0f}"
+                 + (f", credits ${pr['credits']:,.0f}" if pr['credits'] else ""))
+    lines.extend(site_lines_text(x))
     sim = f", simulated {x.verified_wh_per_km:.1f}" if x.verified_wh_per_km is not None else ""
     lines.append(f"  energy         {x.energy_wh_per_km:.1f} Wh/km at the pack (model{sim}); energy fit error "
                  f"{x.fit_error:.2%} (worst pair {float(d.fit.max_rel_error.max(initial=0)):.2%})")
@@ -91,10 +117,13 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
         bats = [f"{y.cell.id} {y.series}s{y.parallel}p {y.pack_energy_wh / 1000:.1f} kWh" for y in sol.designs]
         wb, wm = max(map(len, bats)), max(len(y.motor.id) for y in sol.designs)
         lines.append("")
-        lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<{wb}}  {'motor':<{wm}}  body")
+        wbody = max(len(y.body.id) for y in sol.designs)
+        lines.append(f"  {'#':>2} {'range km':>9} {'simulated':>9} {'price $':>9}  {'battery':<{wb}}  {'motor':<{wm}}  "
+                     f"{'body':<{wbody}}  site")
         for i, (y, bat) in enumerate(zip(sol.designs, bats), 1):
             sim_km = f"{y.verified_range_km:9.1f}" if y.verified_range_km is not None else f"{'-':>9}"
-            lines.append(f"  {i:>2} {y.range_km:9.1f} {sim_km} {y.price_usd:9,.0f}  {bat:<{wb}}  {y.motor.id:<{wm}}  {y.body.id}")
+            lines.append(f"  {i:>2} {y.range_km:9.1f} {sim_km} {y.price_usd:9,.0f}  {bat:<{wb}}  {y.motor.id:<{wm}}  "
+                         f"{y.body.id:<{wbody}}  {y.site}")
     for note in sol.notes:
         lines.append(f"  note: {note}")
     if design_file:

@@ -40,7 +40,10 @@ def run_solve(args) -> int:
     if args.out:
         header = (f"Design written by kei solve {args.problem}: {problem.objective} on {sol.data.cycle.name}.\n"
                   f"Predicted range {sol.best.range_km:.1f} km, simulated {sol.best.verified_range_km:.1f} km; "
-                  f"price ${sol.best.price_usd:,.0f}.\nCheck: kei simulate {args.out} --cycle {sol.data.cycle.name}")
+                  f"price ${sol.best.price_usd:,.0f}, assembled at {sol.best.site}.\n"
+                  + "".join(f"Duty: {y['line']}: {y['rate']:.1%} of ${y['base_usd']:,.0f} = ${y['amount_usd']:,.0f} "
+                            f"({y['rule']}).\n" for y in sol.best.duties)
+                  + f"Check: kei simulate {args.out} --cycle {sol.data.cycle.name}")
         write_vehicle(to_vehicle(sol.data, sol.best), args.out, header=header)
     if args.json:
         print_json(sol.to_dict(args.out))

@@ -1,10 +1,14 @@
 """Price models (`configs/price_models/`): from the bill of materials to the retail price.
 
-    retail = (landed part costs + pack integration + lightweighting + fixed content + assembly)
+    retail = factory cost at the assembly site + vehicle duty - manufacturing credit)
              x retail_price_equivalent x (1 + sales_tax_rate)
-    landed part cost = cost to the car maker x (1 + tariff rate of the part's origin)
+    factory cost = glider (base cost x the site's cost index) + drive unit + cells (+ their part
+                   duties where the site is in the market) + pack integration + lightweighting
+                   + fixed content + the site's final assembly
+    vehicle duty = the site's rate x (factory cost - content from its duty-exempt origins)
 
-Everything is linear in the part choices, which is what lets the MILP carry the price exactly.
+The assembly site is a decision of the MILP (`[sites.<name>]`, optimizer/milp/site.py). For a
+fixed site everything is linear in the part choices, which is what lets the MILP carry it exactly.
 """
 from __future__ import annotations
 
@@ -18,14 +22,55 @@ from kei.schema import Field, read_toml, validate_table
 PRICE_FIELDS = (
     Field("description", str, "-", "what market and year the model describes", default=""),
     Field("market", str, "-", "region code of the market the car is sold in"),
-    Field("retail_price_equivalent", float, "-", "retail price / direct manufacturing cost (RPE)", min=1.0, max=5.0),
+    Field("retail_price_equivalent", float, "-", "retail price / direct manufacturing cost (RPE)", min=0.5, max=5.0),
     Field("sales_tax_rate", float, "-", "tax included in the quoted price", min=0.0, max=1.0),
-    Field("assembly_cost_usd", float, "USD", "final assembly, paint and test per car", min=0.0),
+    Field("calibration_residual_low", float, "-", "smallest price / model price - 1 of the calibration cars",
+          min=-1.0, max=0.0, default=0.0),
+    Field("calibration_residual_high", float, "-", "largest price / model price - 1 of the calibration cars",
+          min=0.0, max=5.0, default=0.0),
     Field("fixed_content_cost_usd", float, "USD", "parts every design carries (charger, DC/DC, thermal, ...)", min=0.0),
     Field("fixed_content_mass_kg", float, "kg", "mass of the fixed content", min=0.0),
-    Field("pack_integration_origin", str, "-", "where packs are assembled (tariff on pack integration)"),
+    Field("apply_manufacturing_credit", bool, "-", "take the market's production credit (US: Section 45X)",
+          default=False),
+    Field("cell_credit_usd_per_kwh", float, "USD/kWh", "credit on cells made in credit_country", min=0.0, default=0.0),
+    Field("module_credit_usd_per_kwh", float, "USD/kWh", "credit on modules (packs) assembled in credit_country",
+          min=0.0, default=0.0),
+    Field("credit_country", str, "-", "where cells and modules earn the credit", default=""),
+    Field("allowed_sites", list, "-", "assembly sites the MILP may choose (empty: all of [sites])", default=[]),
 )
 RATE_TABLES = ("tariff_rate_by_origin", "cell_tariff_rate_by_origin")
+RULE_TABLE = "tariff_rule_by_origin"
+SITES_TABLE = "sites"
+SITE_FIELDS = (
+    Field("country", str, "-", "region code of the site (its parts are made there); default: the site's name",
+          default=""),
+    Field("cost_index", float, "-", "manufacturing-cost index of a glider built there (EU/US = 1.00)", min=0.1, max=3.0),
+    Field("assembly_cost_usd", float, "USD", "final assembly, paint and end-of-line test per car", min=0.0),
+    Field("vehicle_duty_rate", float, "-", "duty on the car imported into the market (0 at home)", min=0.0, max=5.0),
+    Field("vehicle_duty_rule", str, "-", "the rule that sets the vehicle duty", default=""),
+    Field("duty_exempt_origins", list, "-", "origins whose content is deducted from the dutiable value", default=[]),
+    Field("regional_value_content_min", float, "-", "share of the factory cost that must come from "
+          "regional_origins for the site's duty rule to apply (0: none)", min=0.0, max=1.0, default=0.0),
+    Field("regional_origins", list, "-", "origins that count as regional content", default=[]),
+    Field("battery_regional_value_content_min", float, "-", "the same share for the battery alone (a core "
+          "part: cells + pack integration), 0: none", min=0.0, max=1.0, default=0.0),
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the car is assembled, and how the market's customs treat a car built there."""
+
+    name: str
+    country: str
+    cost_index: float
+    assembly_cost_usd: float
+    vehicle_duty_rate: float
+    vehicle_duty_rule: str = ""
+    duty_exempt_origins: tuple[str, ...] = ()
+    regional_value_content_min: float = 0.0
+    regional_origins: tuple[str, ...] = ()
+    battery_regional_value_content_min: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -34,14 +79,43 @@ class PriceModel:
     market: str
     retail_price_equivalent: float
     sales_tax_rate: float
-    assembly_cost_usd: float
     fixed_content_cost_usd: float
     fixed_content_mass_kg: float
-    pack_integration_origin: str
     tariff_rate_by_origin: tuple[tuple[str, float], ...]
+    sites: tuple[Site, ...]
+    calibration_residual_low: float = 0.0
+    calibration_residual_high: float = 0.0
     cell_tariff_rate_by_origin: tuple[tuple[str, float], ...] = ()
+    tariff_rule_by_origin: tuple[tuple[str, str], ...] = ()
+    apply_manufacturing_credit: bool = False
+    cell_credit_usd_per_kwh: float = 0.0
+    module_credit_usd_per_kwh: float = 0.0
+    credit_country: str = ""
+    allowed_sites: tuple[str, ...] = ()
     description: str = ""
     file: str = ""
+
+    def price_band_usd(self, price_usd: float) -> tuple[float, float]:
+        """The real price a model price stands for, within the calibration's residuals."""
+        return price_usd * (1 + self.calibration_residual_low), price_usd * (1 + self.calibration_residual_high)
+
+    @property
+    def open_sites(self) -> tuple[Site, ...]:
+        """The sites the MILP may choose from (allowed_sites, or all)."""
+        return tuple(s for s in self.sites if not self.allowed_sites or s.name in self.allowed_sites)
+
+    def site(self, name: str) -> Site:
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise ConfigError(self.file or self.name, f"sites.{name}", f"no site {name!r}; known: "
+                          + ", ".join(s.name for s in self.sites))
+
+    def tariff_rule(self, origin: str, *, cell: bool = False) -> str:
+        rules = dict(self.tariff_rule_by_origin)
+        if cell and f"{origin}_cells" in rules:
+            return rules[f"{origin}_cells"]
+        return rules.get(origin, f"duty on parts from {origin}")
 
     @property
     def price_per_bom_usd(self) -> float:
@@ -62,9 +136,6 @@ class PriceModel:
                               f"no tariff rate for origin {origin!r}{what}; known: {', '.join(rates)}")
         return rates[origin]
 
-    @property
-    def pack_integration_tariff_rate(self) -> float:
-        return self.tariff_rate(self.pack_integration_origin, part="pack integration")
 
 
 def _rates(table, file: str, key: str) -> tuple[tuple[str, float], ...]:
@@ -88,9 +159,9 @@ def load_price_model(name_or_path: str, overrides: dict | None = None, *, file: 
         known = ", ".join(names("price_models"))
         raise ConfigError(file, "price.model", f"no price model {name_or_path!r} (bundled: {known})")
     raw = read_toml(path)
-    base = validate_table(raw, PRICE_FIELDS, file=str(path), allow_subtables=RATE_TABLES)
+    base = validate_table(raw, PRICE_FIELDS, file=str(path), allow_subtables=RATE_TABLES + (RULE_TABLE, SITES_TABLE))
     overrides = dict(overrides or {})
-    scalars = {k: v for k, v in overrides.items() if k not in RATE_TABLES}
+    scalars = {k: v for k, v in overrides.items() if k not in RATE_TABLES + (RULE_TABLE, SITES_TABLE)}
     optional = tuple(Field(f.name, f.kind, f.unit, f.description, default=None, min=f.min, max=f.max)
                      for f in PRICE_FIELDS)
     checked = validate_table(scalars, optional, file=file, where="price")
@@ -100,4 +171,47 @@ def load_price_model(name_or_path: str, overrides: dict | None = None, *, file: 
         table = dict(_rates(base.get(key, {}), str(path), key))
         table.update(_rates(overrides.get(key, {}), file, f"price.{key}"))
         rates[key] = tuple(table.items())
-    return PriceModel(name=path.stem, file=str(path), **merged, **rates)
+    rules = {**_rules(base.get(RULE_TABLE, {}), str(path)), **_rules(overrides.get(RULE_TABLE, {}), file)}
+    sites = _sites(base.get(SITES_TABLE), overrides.get(SITES_TABLE, {}), str(path), file)
+    merged["allowed_sites"] = tuple(merged.get("allowed_sites") or ())
+    unknown = [s for s in merged["allowed_sites"] if s not in {x.name for x in sites}]
+    if unknown:
+        raise ConfigError(file, "price.allowed_sites", f"no site {unknown[0]!r}; known: "
+                          + ", ".join(x.name for x in sites))
+    return PriceModel(name=path.stem, file=str(path), **merged, **rates, sites=sites,
+                      tariff_rule_by_origin=tuple(rules.items()))
+
+
+def _rules(table, file: str) -> dict:
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError(file, RULE_TABLE, f"expected a table origin = \"rule name\", got {table!r}")
+    return dict(table)
+
+
+def _sites(table, overrides, file: str, override_file: str) -> tuple[Site, ...]:
+    """[sites.<name>] tables; a problem's [price.sites.<name>] entries replace keys of a known site."""
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(file, SITES_TABLE, "a price model needs at least one assembly site ([sites.<name>])")
+    if not isinstance(overrides, dict):
+        raise ConfigError(override_file, f"price.{SITES_TABLE}", f"expected a table of sites, got {overrides!r}")
+    for name in overrides:
+        if name not in table:
+            raise ConfigError(override_file, f"price.{SITES_TABLE}.{name}",
+                              f"no site {name!r} in {file}; known: {', '.join(table)}")
+    optional = tuple(Field(f.name, f.kind, f.unit, f.description, default=None, min=f.min, max=f.max)
+                     for f in SITE_FIELDS)
+    out = []
+    for name, raw in table.items():
+        if not isinstance(raw, dict):
+            raise ConfigError(file, f"{SITES_TABLE}.{name}", f"expected a table, got {raw!r}")
+        values = validate_table(raw, SITE_FIELDS, file=file, where=f"{SITES_TABLE}.{name}")
+        if name in overrides:
+            changed = validate_table(overrides[name], optional, file=override_file, where=f"price.{SITES_TABLE}.{name}")
+            values.update({k: v for k, v in changed.items() if k in overrides[name]})
+        for key in ("duty_exempt_origins", "regional_origins"):
+            if not all(isinstance(x, str) for x in values[key]):
+                raise ConfigError(file, f"{SITES_TABLE}.{name}.{key}", "expected a list of region codes")
+            values[key] = tuple(values[key])
+        values["country"] = values["country"] or name
+        out.append(Site(name=name, **values))
+    return tuple(out)

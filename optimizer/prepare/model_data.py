@@ -28,6 +28,7 @@ from kei.optimizer.prepare.performance import (
     vehicle_speed_limit_mps,
 )
 from kei.optimizer.prepare.screen import Rejection, explain_empty, screen_bodies, screen_motors
+from kei.optimizer.prepare.sites import SiteData, prepare_sites
 from kei.optimizer.solving.solver import SolverSettings
 from kei.vehicle.cycles import Cycle
 from kei.vehicle.energy import road_load_from_body
@@ -52,8 +53,8 @@ class ModelData:
     cell_r_ohm: np.ndarray
     cell_pack_mass_kg: np.ndarray      # pack mass per cell: cell mass / cell_to_pack_mass_ratio
     cell_pack_volume_l: np.ndarray     # pack volume per cell: cell volume / cell_to_pack_volume_ratio
-    cell_landed_usd: np.ndarray        # cell cost with its tariff
-    cell_integration_usd: np.ndarray   # pack integration per cell, with its tariff
+    cell_landed_usd: np.ndarray        # cell cost with duty and credit at the cheapest site (a lower bound; sites.cell_usd is exact)
+    cell_integration_usd: np.ndarray   # pack integration per cell (at the assembly site)
     cell_peak_power_w: np.ndarray      # terminal power per cell at its peak (pulse) discharge current
     cell_continuous_power_w: np.ndarray  # terminal power per cell at its continuous discharge current
     cell_loss_wh_per_w: np.ndarray     # e r / v^2: usable Wh lost per W of the pair's P_eff
@@ -66,13 +67,13 @@ class ModelData:
     motor_vmin_v: np.ndarray
     motor_vmax_v: np.ndarray
     motor_mass_kg: np.ndarray
-    motor_landed_usd: np.ndarray
+    motor_landed_usd: np.ndarray       # at the cheapest site (a lower bound for screening; sites.motor_usd is exact)
     motor_pack_power_w: np.ndarray     # pack terminal power the motor draws at peak, + auxiliaries (peak rate)
     motor_map_scale: np.ndarray
     motor_gear_ratio: np.ndarray
     # per body
     body_mass_kg: np.ndarray
-    body_landed_usd: np.ndarray
+    body_landed_usd: np.ndarray        # glider at the cheapest site (a lower bound for screening; sites.body_usd is exact)
     body_volume_l: np.ndarray
     body_lw_max_kg: np.ndarray
     # per pair (index into motors, bodies)
@@ -98,7 +99,7 @@ class ModelData:
     # scalars
     payload_kg: float
     fixed_mass_kg: float
-    fixed_bom_usd: float               # fixed content + assembly
+    fixed_bom_usd: float               # fixed content + assembly at the cheapest site (a lower bound)
     price_per_bom: float               # retail USD per BOM USD
     price_cap_usd: float | None        # None: no cap (explanations)
     min_range_km: float | None
@@ -107,6 +108,7 @@ class ModelData:
     max_test_mass_kg: float | None     # from a gross-mass limit
     max_unladen_excl_battery_kg: float | None
     governed_speed_kmh: float | None
+    sites: SiteData | None = None      # the assembly-site decision's cost coefficients (prepare/sites.py)
     rejections: list[Rejection] = field(default_factory=list)
     prep_seconds: float = 0.0
 
@@ -194,7 +196,6 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         raise explain_empty("motors", motor_rej, len(catalog.motors))
     cells = list(catalog.cells)
     mult = price.price_per_bom_usd
-    fixed_bom = price.fixed_content_cost_usd + price.assembly_cost_usd
     d = defaults
 
     # ---- cells -------------------------------------------------------------------------------
@@ -204,14 +205,11 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     r = np.array([c.internal_resistance_mohm for c in cells]) / 1000.0
     cell_power = _cell_terminal_power_w(q, v, r, np.array([c.peak_discharge_c for c in cells]))
     cell_cont_power = _cell_terminal_power_w(q, v, r, np.array([c.max_discharge_c for c in cells]))
-    integration_rate = price.pack_integration_tariff_rate
-    cell_landed = np.array([c.cost_usd * (1.0 + price.tariff_rate(c.origin, part=c.id, cell=True)) for c in cells])
-    cell_integration = pack.cost_usd_per_kwh * e / 1000.0 * (1.0 + integration_rate)
+    cell_integration = pack.cost_usd_per_kwh * e / 1000.0   # at the assembly site: no duty of its own
     cell_pack_mass = np.array([c.mass_kg for c in cells]) / pack.cell_to_pack_mass_ratio
     cell_pack_volume = np.array([c.volume_l for c in cells]) / pack.cell_to_pack_volume_ratio
     cell_vmin = np.array([c.min_voltage_v for c in cells])
     cell_vmax = np.array([c.max_voltage_v for c in cells])
-    cell_bom = cell_landed + cell_integration
 
     # ---- motors and bodies -------------------------------------------------------------------
     map_values = np.asarray(d["motor"]["efficiency_values"], dtype=float)
@@ -226,12 +224,21 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     motor_vmin = np.array([m.min_voltage_v for m in motors])
     motor_vmax = np.array([m.max_voltage_v for m in motors])
     motor_mass = np.array([m.mass_kg for m in motors])
-    motor_landed = np.array([m.cost_usd * (1.0 + price.tariff_rate(m.origin, part=m.id)) for m in motors])
     body_mass = np.array([b.glider_mass_kg for b in bodies])
-    body_landed = np.array([b.cost_usd * (1.0 + price.tariff_rate(b.origin, part=b.id)) for b in bodies])
     body_volume = np.array([b.battery_volume_l for b in bodies])
     lw_end = catalog.lightweighting[-1].up_to_kg if catalog.lightweighting else 0.0
     body_lw = np.minimum(np.array([b.lightweighting_max_kg for b in bodies]), lw_end)
+    # The site decides glider cost, duties and credits; screening uses the cheapest site per part (a
+    # lower bound on any site's cost, so no pair is screened out that some site could build).
+    lw_cost_max = float(sum(s.cost_usd_per_kg * w for s, w in zip(
+        catalog.lightweighting, np.diff(np.concatenate([[0.0], [s.up_to_kg for s in catalog.lightweighting]])))))
+    most_cells = np.minimum(np.floor(body_volume.max(initial=0.0) / cell_pack_volume), pack.max_parallel * pack.max_series)
+    sites = prepare_sites(price, bodies, motors, cells, cell_integration, lw_cost_max, most_cells)
+    body_landed = sites.body_usd.min(axis=0)
+    motor_landed = sites.motor_usd.min(axis=0)
+    fixed_bom = float(sites.fixed_usd.min())
+    cell_bom = sites.cell_usd.min(axis=0)
+    cell_landed = cell_bom - cell_integration
 
     # ---- smallest pack each motor can run on, largest pack each body holds --------------------
     par = np.arange(pack.min_parallel, pack.max_parallel + 1)
@@ -348,7 +355,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         price_per_bom=mult, price_cap_usd=cap, min_range_km=min_range,
         range_energy_factor=cycle.range_factor * usable, usable_fraction=usable, max_test_mass_kg=max_test_mass,
         max_unladen_excl_battery_kg=limits.max_unladen_mass_excl_battery_kg,
-        governed_speed_kmh=limits.max_top_speed_kmh, rejections=body_rej + motor_rej,
+        governed_speed_kmh=limits.max_top_speed_kmh, sites=sites, rejections=body_rej + motor_rej,
         prep_seconds=time.perf_counter() - start)
 
 

@@ -28,6 +28,7 @@ class Enumerated:
     motor: str
     body: str
     lightweighting_kg: float
+    site: str = ""          # assembly site (a site of the price model)
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -78,7 +79,6 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
     vmin, vmax = ser * d.cell_vmin_v[cell_idx], ser * d.cell_vmax_v[cell_idx]
     power = n * d.cell_peak_power_w[cell_idx]
     cont_power = n * d.cell_continuous_power_w[cell_idx]
-    bom_pack = n * (d.cell_landed_usd[cell_idx] + d.cell_integration_usd[cell_idx])
     loss = d.cell_loss_wh_per_w[cell_idx]
     factor, mult = d.range_energy_factor, d.price_per_bom
     cap, r_min = d.price_cap_usd, d.min_range_km
@@ -115,47 +115,60 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
             unladen = d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg
             l_lo = np.maximum(l_lo, col(unladen - d.max_unladen_excl_battery_kg * (1 + FEAS_TOL)))
         l_hi = col(d.body_lw_max_kg[b]) * np.ones_like(mass0)
-        bom0 = col(d.body_landed_usd[b] + d.motor_landed_usd[m] + d.fixed_bom_usd) + row(bom_pack[cols])
-        corr = col(d.correction[rows])
-        a, k = col(d.fit.intercept_wh_per_km[rows]), col(d.fit.slope_wh_per_km_per_kg[rows])
-        num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
-        ok = (row(volume[cols]) <= col(d.body_volume_l[b]) * (1 + FEAS_TOL)) & (l_lo <= l_hi)
-        if maximize:
-            budget = (cap / mult - bom0) if cap is not None else np.full_like(bom0, np.inf)
-            l_star = np.where(k > 0, np.minimum(l_hi, lw_affordable(d, budget * (1 + FEAS_TOL))), l_lo)
-            ok &= (l_star >= l_lo - 1e-9) & (lw_cost(d, l_lo) <= budget * (1 + FEAS_TOL) + 1e-9)
-            value = num / (corr * (a + k * (mass0 - l_star)))
-            if r_min is not None:
-                ok &= value >= r_min * (1 - FEAS_TOL)
-            l_best = l_star
-        else:
-            l_need = l_lo
-            if r_min is not None:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    l_range = np.where(k > 0, mass0 + a / k - num / (r_min * corr * np.where(k > 0, k, 1.0)), -np.inf)
-                l_need = np.maximum(l_lo, l_range)
-                ok &= np.where(k > 0, True, num >= r_min * corr * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
-            ok &= l_need <= l_hi + 1e-9
-            l_need = np.minimum(l_need, l_hi)
-            value = mult * (bom0 + lw_cost(d, l_need))
-            if cap is not None:
-                ok &= value <= cap * (1 + FEAS_TOL)
-            l_best = l_need
-        score = np.where(ok, value if maximize else -value, -np.inf)
-        # Best per (cell, body) for this motor: the groups --top K ranks (top 1: the best overall).
-        cells_here = cell_idx[cols]
-        for c in (np.unique(cells_here) if top > 1 else [None]):
-            sub = score if c is None else np.where(cells_here[None, :] == c, score, -np.inf)
-            best_col = sub.argmax(axis=1)
-            best_val = sub[np.arange(len(rows)), best_col]
-            for r in (np.flatnonzero(np.isfinite(best_val)) if top > 1 else
-                      [int(np.argmax(best_val))] if np.isfinite(best_val).any() else []):
-                j = cols[best_col[r]]
-                key = (d.cells[cell_idx[j]].id, d.motors[m].id, d.bodies[b[r]].id)
-                val = float(value[r, best_col[r]])
-                cand = Enumerated(val, key[0], int(par[j]), int(ser[j]), key[1], key[2], float(l_best[r, best_col[r]]))
-                old = groups.get(key)
-                if old is None or (val > old.value if maximize else val < old.value):
-                    groups[key] = cand
+        sd = d.sites
+        ok_parts = (row(volume[cols]) <= col(d.body_volume_l[b]) * (1 + FEAS_TOL)) & (l_lo <= l_hi)
+        # One pass per assembly site: its coefficients make the cost linear in the parts (prepare/sites.py).
+        for site in range(len(sd.names)):
+            lwf = float(sd.lw_factor[site])
+            bom0 = (col(sd.body_usd[site, b] + sd.motor_usd[site, m] + sd.fixed_usd[site])
+                    + row(n[cols] * sd.cell_usd[site, cell_idx[cols]]))
+            corr = col(d.correction[rows])
+            a, k = col(d.fit.intercept_wh_per_km[rows]), col(d.fit.slope_wh_per_km_per_kg[rows])
+            num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
+            ok = ok_parts.copy()
+            if maximize:
+                budget = (cap / mult - bom0) if cap is not None else np.full_like(bom0, np.inf)
+                l_star = np.where(k > 0, np.minimum(l_hi, lw_affordable(d, budget * (1 + FEAS_TOL) / lwf)), l_lo)
+                ok &= (l_star >= l_lo - 1e-9) & (lwf * lw_cost(d, l_lo) <= budget * (1 + FEAS_TOL) + 1e-9)
+                value = num / (corr * (a + k * (mass0 - l_star)))
+                if r_min is not None:
+                    ok &= value >= r_min * (1 - FEAS_TOL)
+                l_best = l_star
+            else:
+                l_need = l_lo
+                if r_min is not None:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        l_range = np.where(k > 0, mass0 + a / k - num / (r_min * corr * np.where(k > 0, k, 1.0)), -np.inf)
+                    l_need = np.maximum(l_lo, l_range)
+                    ok &= np.where(k > 0, True, num >= r_min * corr * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
+                ok &= l_need <= l_hi + 1e-9
+                l_need = np.minimum(l_need, l_hi)
+                value = mult * (bom0 + lwf * lw_cost(d, l_need))
+                if cap is not None:
+                    ok &= value <= cap * (1 + FEAS_TOL)
+                l_best = l_need
+            if sd.has_rvc[site]:   # the site's regional-content rule, at the chosen mass removal
+                rvc = (col(sd.rvc_body[site, b] + sd.rvc_motor[site, m] + sd.rvc_fixed[site])
+                       + row(n[cols] * sd.rvc_cell[site, cell_idx[cols]]) + sd.rvc_lw[site] * lw_cost(d, l_best))
+                ok &= rvc <= 1e-6
+            if sd.has_core[site]:  # the battery's own regional content (a USMCA core part)
+                ok &= row(n[cols] * sd.core_cell[site, cell_idx[cols]]) <= 1e-6
+            score = np.where(ok, value if maximize else -value, -np.inf)
+            # Best per (cell, body) for this motor: the groups --top K ranks (top 1: the best overall).
+            cells_here = cell_idx[cols]
+            for c in (np.unique(cells_here) if top > 1 else [None]):
+                sub = score if c is None else np.where(cells_here[None, :] == c, score, -np.inf)
+                best_col = sub.argmax(axis=1)
+                best_val = sub[np.arange(len(rows)), best_col]
+                for r in (np.flatnonzero(np.isfinite(best_val)) if top > 1 else
+                          [int(np.argmax(best_val))] if np.isfinite(best_val).any() else []):
+                    j = cols[best_col[r]]
+                    key = (d.cells[cell_idx[j]].id, d.motors[m].id, d.bodies[b[r]].id)
+                    val = float(value[r, best_col[r]])
+                    cand = Enumerated(val, key[0], int(par[j]), int(ser[j]), key[1], key[2], float(l_best[r, best_col[r]]),
+                                      sd.names[site])
+                    old = groups.get(key)
+                    if old is None or (val > old.value if maximize else val < old.value):
+                        groups[key] = cand
     ranked = sorted(groups.values(), key=lambda e: -e.value if maximize else e.value)
     return BruteForceResult(best=ranked[:top], combinations=combos, seconds=time.perf_counter() - t0)

@@ -64,10 +64,13 @@ def _explain(problem, catalog, cycle, defaults, settings, extend) -> InfeasibleE
     cap = problem.price_cap_usd
     details = {"stage": "requirements", "cheapest_price_usd": cheapest.price_usd,
                "cheapest_design": _parts(cheapest), "cheapest_parts": part_ids(cheapest), "price_cap_usd": cap}
+    low, high = problem.price.price_band_usd(cheapest.price_usd)
+    details.update(cheapest_price_band_usd=[low, high], cheapest_site=cheapest.site)
     if cheapest.price_usd > cap * (1 + 1e-9):
         return InfeasibleError(
             f"the cheapest car that meets the rest costs ${cheapest.price_usd:,.0f} against the ${cap:,.0f} cap "
-            f"(${cheapest.price_usd - cap:,.0f} over): {_parts(cheapest)}", details)
+            f"(${cheapest.price_usd - cap:,.0f} over; floor ${cheapest.price_usd:,.0f}, ${low:,.0f}-${high:,.0f} with "
+            f"the calibration's residuals): {_parts(cheapest)}", details)
     r_min = problem.min_range_km
     if r_min is None:
         return InfeasibleError(f"no design found although the cheapest ({_parts(cheapest)}, "
@@ -142,9 +145,10 @@ def _elastic(d: ModelData, settings, extend=None) -> InfeasibleError:
 
 def part_ids(x: Design) -> dict:
     """The design's parts and pack layout by id, for programs (design studies count them)."""
-    return {"cell": x.cell.id, "series": x.series, "parallel": x.parallel, "motor": x.motor.id, "body": x.body.id}
+    return {"cell": x.cell.id, "series": x.series, "parallel": x.parallel, "motor": x.motor.id, "body": x.body.id,
+            "site": x.site}
 
 
 def _parts(x: Design) -> str:
     return (f"{x.cell.id} {x.series}s{x.parallel}p {x.pack_energy_wh / 1000:.1f} kWh, motor {x.motor.id}, "
-            f"body {x.body.id}")
+            f"body {x.body.id}, built at {x.site}")

@@ -96,9 +96,9 @@ def test_a_sweep_across_the_screening_boundary_gives_what_separate_solves_give()
         else:
             assert r["status"] == "optimal"
             assert r["range_km"] == pytest.approx(direct.best.verified_range_km, rel=REL)
-    # A sweep that raised the cap on the model built at $18,000 would report far less at $21,000:
-    at_21k = next(r for r in rows if r["values"][0] == 21000.0)["range_km"]
-    assert _stale_range(18000.0, 21000.0) < at_21k - 50.0
+    # A sweep that raised the cap on the model built at $19,000 would report far less at $22,000:
+    at_22k = next(r for r in rows if r["values"][0] == 22000.0)["range_km"]
+    assert _stale_range(19000.0, 22000.0) < at_22k - 50.0
 
 
 def _rows(path):
@@ -212,7 +212,7 @@ def test_model_default_overrides_never_meet_stale_energy_fits():
 
 
 def test_cli_json_plot_table_and_errors(tmp_path):
-    out = run_kei("study", "sweep", PROBLEM, "--set", "price.tariff_rate_by_origin.MX=0:0.25:0.125", "--metric", "floor",
+    out = run_kei("study", "sweep", PROBLEM, "--set", "price.sites.MX.vehicle_duty_rate=0:0.25:0.125", "--metric", "floor",
                   "--json", "--plot", tmp_path / "s.png", "--out", tmp_path / "s.jsonl", "--executor", "serial")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -245,7 +245,8 @@ def test_montecarlo_reports_a_probability_with_its_interval():
     mc = studies.montecarlo(PROBLEM, samples=200, seed=1, executor="pool", workers=2)
     s = mc.summary
     lo, hi = s["interval"]
-    assert lo <= s["probability"] <= hi and hi < 0.1
+    # With the price calibration's residual band (RPE x 0.767-1.358) about one sample in eight has a design.
+    assert lo <= s["probability"] <= hi and 0.02 < s["probability"] < 0.3
     assert s["floor_price_usd"]["p5"] < 17135.6 < s["floor_price_usd"]["p95"]
     assert math.isclose(sum(s["floor_parts"].values()), 200)
     assert s["convergence"][-1]["samples"] == 200

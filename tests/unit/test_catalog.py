@@ -96,7 +96,8 @@ def test_motor_and_body_figures_are_sane(catalog):
         top_kmh = m.max_speed_rpm / ratio * 2 * math.pi / 60 * 0.28 * 3.6
         assert 70 < top_kmh < 200, f"{m.id}: {top_kmh:.0f} km/h"
     for b in catalog.bodies:
-        assert 3 < b.cost_usd / b.glider_mass_kg < 14, b.id     # carculator: 12.5 EUR/kg - 900 in Europe
+        # carculator: 12.5 EUR/kg - 900 in Europe (bodies are costed at index 1.00), + up to ~$5/kg saved for aluminium
+        assert 3 < b.cost_usd / b.glider_mass_kg < 17, b.id
         assert 0.25 <= b.drag_coefficient <= 0.45, b.id
         assert 0.75 <= b.frontal_area_m2 / (b.width_m * b.height_m) <= 0.9, b.id
 

@@ -31,6 +31,8 @@ def _configured(view, problem, key):
     if parts[0] == "price":
         if parts[1].endswith("_by_origin"):
             return problem.price.tariff_rate(parts[2])
+        if parts[1] == "sites":
+            return getattr(problem.price.site(parts[2]), parts[3])
         return getattr(problem.price, parts[1])
     if parts[0] == "catalog":
         catalog = load_catalog_for(problem)
