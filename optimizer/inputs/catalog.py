@@ -13,6 +13,7 @@ part and the key, e.g. `cells.toml: cell[catl_lf280k].capacity_ah: must be >= 0.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,9 @@ FILE_NAMES = {"cells": "cells.toml", "motors": "motors.toml", "bodies": "bodies.
 ORIGINS = ("CN", "JP", "KR", "US", "EU", "MX", "IN", "TH", "TW", "VN")
 CELL_FORMATS = ("prismatic", "pouch", "blade", "cylindrical")
 BODY_MATERIALS = ("mild_steel", "high_strength_steel", "aluminium_intensive", "composite")
+# volume_l of a cylinder against pi/4 d^2 h: datasheet tolerances (+-0.2 mm on 18-33 mm) and
+# rounding allow ~2 %; a mm/cm or mL/L slip is off by far more.
+CYLINDER_VOLUME_TOL = 0.03
 PART_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -59,6 +63,10 @@ CELL_FIELDS = (
     _reuse(VEHICLE_CELL_FIELDS, "max_voltage_v"),
     Field("mass_kg", float, "kg", "cell mass", min=0.001, max=100),
     Field("volume_l", float, "L", "cell volume (outer dimensions, terminals excluded)", min=0.001, max=100),
+    Field("diameter_mm", float, "mm", "can diameter of a cylindrical cell (checked against volume_l)", default=None,
+          min=5, max=100),
+    Field("height_mm", float, "mm", "can height of a cylindrical cell (checked against volume_l)", default=None,
+          min=10, max=500),
     _reuse(VEHICLE_CELL_FIELDS, "max_discharge_c"),
     _reuse(VEHICLE_CELL_FIELDS, "peak_discharge_c", default=REQUIRED,
            description="max short-term discharge rate: the datasheet's pulse (10 s unless the comment says otherwise)"),
@@ -150,6 +158,15 @@ def _check_part(part, file: str, where: str) -> None:
         if not part.min_voltage_v < part.nominal_voltage_v < part.max_voltage_v:
             raise ConfigError(file, f"{where}.nominal_voltage_v", "needs min_voltage_v < nominal_voltage_v < max_voltage_v, "
                               f"got {part.min_voltage_v} < {part.nominal_voltage_v} < {part.max_voltage_v}")
+        if (part.diameter_mm is None) != (part.height_mm is None) or (
+                part.diameter_mm is not None and part.format != "cylindrical"):
+            raise ConfigError(file, f"{where}.diameter_mm", "diameter_mm and height_mm describe a cylindrical can: "
+                              "give both, and only for format = \"cylindrical\"")
+        if part.diameter_mm is not None:
+            can_l = math.pi / 4 * part.diameter_mm**2 * part.height_mm / 1e6
+            if abs(part.volume_l / can_l - 1) > CYLINDER_VOLUME_TOL:
+                raise ConfigError(file, f"{where}.volume_l", f"{part.volume_l} L is not the {part.diameter_mm:g} x "
+                                  f"{part.height_mm:g} mm cylinder's {can_l:.4g} L")
         if part.peak_discharge_c < part.max_discharge_c:
             raise ConfigError(file, f"{where}.peak_discharge_c", f"{part.peak_discharge_c} 1/h is below the continuous "
                               f"max_discharge_c {part.max_discharge_c} 1/h")

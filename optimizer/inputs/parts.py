@@ -32,6 +32,8 @@ class CellSpec:
     cost_usd_per_kwh: float         # cell level, before tariffs
     origin: str
     peak_discharge_c: float         # short-term (datasheet pulse, 10 s unless stated), 1/h; >= max_discharge_c
+    diameter_mm: float | None = None  # cylindrical cans: outline, checked against volume_l at load
+    height_mm: float | None = None
 
     @property
     def energy_wh(self) -> float:

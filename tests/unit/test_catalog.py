@@ -48,7 +48,8 @@ def test_bundled_catalog_meets_the_minimums(catalog):
     cells, motors, bodies = catalog.cells, catalog.motors, catalog.bodies
     assert len(cells) >= 8 and len(motors) >= 10 and len(bodies) >= 6
     kinds = {(c.chemistry, c.format) for c in cells}
-    for needed in [("lfp", "prismatic"), ("lfp", "blade"), ("nmc", "pouch"), ("nmc", "prismatic")]:
+    for needed in [("lfp", "prismatic"), ("lfp", "blade"), ("nmc", "pouch"), ("nmc", "prismatic"),
+                   ("lfp", "cylindrical"), ("sodium_ion", "cylindrical")]:
         assert needed in kinds, f"no {needed} cell"
     assert any(c.chemistry == "sodium_ion" for c in cells)
     assert {"US", "JP", "KR", "CN", "EU"} <= {c.origin for c in cells}
@@ -64,10 +65,11 @@ def test_bundled_catalog_meets_the_minimums(catalog):
 
 # Cell-level specific energy (Wh/kg) and energy density (Wh/L) of production cells by chemistry, wide
 # enough for every real cell, narrow enough to catch a unit slip (g for kg, mL for L, mAh for Ah).
-# LFP 140-205 Wh/kg and 280-450 Wh/L (BYD Blade 160/355, RWTH 2025); NMC 150-300 and 300-750 (BMW i3
+# LFP 140-205 Wh/kg and 280-450 Wh/L (BYD Blade 160/355, RWTH 2025), small energy-type cylinders from
+# 105 Wh/kg (A123 ANR26650: 2.3 Ah x 3.3 V in 70 g; LFP-26650-3300: 117 Wh/kg, 303 Wh/L); NMC 150-300 and 300-750 (BMW i3
 # 94 Ah 174/352 to 811 cylinders); NCA 200-300 and 550-800 (Tesla 2170/4680 ~240-260); sodium-ion
 # 90-180 Wh/kg (HiNa 140-145, CATL Naxtra 175) and 180-400 Wh/L.
-SANE_CELLS = {"lfp": ((140, 205), (280, 450)), "nmc": ((150, 300), (300, 750)), "nca": ((200, 300), (550, 800)),
+SANE_CELLS = {"lfp": ((105, 205), (280, 450)), "nmc": ((150, 300), (300, 750)), "nca": ((200, 300), (550, 800)),
               "sodium_ion": ((90, 180), (180, 400))}
 
 
@@ -83,6 +85,35 @@ def test_cell_figures_are_physically_sane(catalog):
         # Every catalog cell must be writable into a design file's [battery.cell].
         validate_table({k: v for k, v in asdict(c.as_vehicle_cell()).items()}, VEHICLE_CELL_FIELDS,
                        file="design", where="battery.cell")
+
+
+def test_small_format_cells_are_consistent_with_their_own_cans(catalog):
+    """At least two small LFP/sodium-ion cylinders (issue 11); each cylinder's volume is its can's
+    (pi/4 d^2 h from the config's own diameter and height), and its energy per can is small-format
+    (below 100 Wh: the reason for their packs' many parallel strings)."""
+    small = [c for c in catalog.cells if c.format == "cylindrical" and c.chemistry in ("lfp", "sodium_ion")]
+    assert len(small) >= 3, [c.id for c in small]
+    for c in (c for c in catalog.cells if c.format == "cylindrical"):
+        assert c.diameter_mm is not None and c.height_mm is not None, f"{c.id}: can dimensions missing"
+        can_l = math.pi / 4 * c.diameter_mm**2 * c.height_mm / 1e6
+        assert c.volume_l == pytest.approx(can_l, rel=0.01), c.id
+        assert c.energy_wh < 100, c.id
+    for c in catalog.cells:
+        # The nominal voltage sits inside the window a BMS cuts at, nearer the bottom for every
+        # chemistry here (LFP's flat plateau, sodium-ion's sloping curve).
+        assert c.min_voltage_v < c.nominal_voltage_v < c.max_voltage_v, c.id
+
+
+def test_a_cylinder_whose_volume_is_not_its_can_is_refused():
+    raw = _raw("cells")
+    raw["bak_32140fs_lfp"]["volume_l"] = 1.212    # mL typed as 10 x L
+    with pytest.raises(ConfigError) as err:
+        cells_from_dict(raw, file=CELLS_FILE)
+    assert "cell[bak_32140fs_lfp].volume_l" in str(err.value) and "33.2 x 140 mm" in str(err.value)
+    raw = _raw("cells")
+    raw["catl_lf280k"]["diameter_mm"] = 30.0
+    with pytest.raises(ConfigError, match="catl_lf280k].diameter_mm"):
+        cells_from_dict(raw, file=CELLS_FILE)
 
 
 def test_motor_and_body_figures_are_sane(catalog):
