@@ -68,8 +68,10 @@ def binding_constraints(d: ModelData, x: Design) -> list[dict]:
             f"all {lw_max:.0f} kg of lightweighting this glider allows is bought")
     if x.series >= pack.max_series and not minimizing:
         add("max_series", x.series, pack.max_series, "cells", "at the pack's most cells in series")
-    if x.parallel >= pack.max_parallel and not minimizing:
-        add("max_parallel", x.parallel, pack.max_parallel, "strings", "at the pack's most strings in parallel")
+    max_par = int(d.cell_max_parallel[ci])
+    if x.parallel >= max_par and not minimizing:
+        add("max_parallel", x.parallel, max_par, "strings",
+            "at the catalog's pack-layout limit for this cell, a model bound derived from volume (kei catalog)")
     if d.max_test_mass_kg is not None and d.max_test_mass_kg - x.test_mass_kg < step_mass:
         add("gross_mass", x.test_mass_kg, d.max_test_mass_kg, "kg", "at the class's gross-mass limit")
     if d.max_unladen_excl_battery_kg is not None:

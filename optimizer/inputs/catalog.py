@@ -118,7 +118,9 @@ PACK_FIELDS = (
     Field("min_series", int, "-", "fewest cells in series the model may choose", min=1, max=1000),
     Field("max_series", int, "-", "most cells in series the model may choose", min=1, max=1000),
     Field("min_parallel", int, "-", "fewest cells in parallel", min=1, max=1000),
-    Field("max_parallel", int, "-", "most cells in parallel", min=1, max=1000),
+    Field("max_parallel", int, "-", "most strings in parallel for every cell; omitted = per cell, derived from the "
+          "largest battery space at the fewest cells in series a drive unit takes (a model bound)", default=None,
+          min=1, max=1000),
 )
 
 SEGMENT_FIELDS = (
@@ -216,7 +218,7 @@ def pack_from_dict(raw: Mapping[str, Any], file: str = "pack.toml"
         raise ConfigError(file, "pack", "missing required table [pack]")
     pack = PackIntegration(**validate_table(top["pack"], PACK_FIELDS, file=file, where="pack"))
     for low, high in (("min_series", "max_series"), ("min_parallel", "max_parallel")):
-        if getattr(pack, low) > getattr(pack, high):
+        if getattr(pack, high) is not None and getattr(pack, low) > getattr(pack, high):
             raise ConfigError(file, f"pack.{low}", f"{getattr(pack, low)} exceeds pack.{high} {getattr(pack, high)}")
     curve = top.get("lightweighting", [])
     if not isinstance(curve, list):

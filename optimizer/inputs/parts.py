@@ -107,7 +107,7 @@ class PackIntegration:
     min_series: int
     max_series: int
     min_parallel: int
-    max_parallel: int
+    max_parallel: int | None = None  # None: per cell, derived from volume (inputs/pack_layout.py); set: a cap on that
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 
 from kei.errors import ConfigError, InfeasibleError
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
+from kei.optimizer.inputs.pack_layout import parallel_limits
 from kei.optimizer.inputs.problem import Problem
 from kei.optimizer.prepare.fit import EnergyFit, PairPhysics, fit_energy
 from kei.optimizer.prepare.performance import (
@@ -58,6 +59,7 @@ class ModelData:
     cell_peak_power_w: np.ndarray      # terminal power per cell at its peak (pulse) discharge current
     cell_continuous_power_w: np.ndarray  # terminal power per cell at its continuous discharge current
     cell_loss_wh_per_w: np.ndarray     # e r / v^2: usable Wh lost per W of the pair's P_eff
+    cell_max_parallel: np.ndarray      # most strings in parallel: the model bound derived from volume (inputs/pack_layout.py)
     # per layout (cell, parallel strings, series range)
     layout_cell: np.ndarray
     layout_parallel: np.ndarray
@@ -120,8 +122,8 @@ class ModelData:
     def design_space_size(self) -> int:
         """Discrete combinations (cell, parallel, series, motor, body) of the whole catalog."""
         pack = self.catalog.pack
-        return (len(self.catalog.cells) * (pack.max_parallel - pack.min_parallel + 1)
-                * (pack.max_series - pack.min_series + 1) * len(self.catalog.motors) * len(self.catalog.bodies))
+        layouts = int(np.sum(np.maximum(self.cell_max_parallel - pack.min_parallel + 1, 0)))
+        return (layouts * (pack.max_series - pack.min_series + 1) * len(self.catalog.motors) * len(self.catalog.bodies))
 
     @property
     def screened_space_size(self) -> int:
@@ -210,6 +212,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     cell_pack_volume = np.array([c.volume_l for c in cells]) / pack.cell_to_pack_volume_ratio
     cell_vmin = np.array([c.min_voltage_v for c in cells])
     cell_vmax = np.array([c.max_voltage_v for c in cells])
+    cell_max_par = np.array([lim.max_parallel for lim in parallel_limits(catalog)], dtype=int)
 
     # ---- motors and bodies -------------------------------------------------------------------
     map_values = np.asarray(d["motor"]["efficiency_values"], dtype=float)
@@ -232,7 +235,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     # lower bound on any site's cost, so no pair is screened out that some site could build).
     lw_cost_max = float(sum(s.cost_usd_per_kg * w for s, w in zip(
         catalog.lightweighting, np.diff(np.concatenate([[0.0], [s.up_to_kg for s in catalog.lightweighting]])))))
-    most_cells = np.minimum(np.floor(body_volume.max(initial=0.0) / cell_pack_volume), pack.max_parallel * pack.max_series)
+    most_cells = np.minimum(np.floor(body_volume.max(initial=0.0) / cell_pack_volume), cell_max_par * pack.max_series)
     sites = prepare_sites(price, bodies, motors, cells, cell_integration, lw_cost_max, most_cells)
     body_landed = sites.body_usd.min(axis=0)
     motor_landed = sites.motor_usd.min(axis=0)
@@ -241,19 +244,16 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     cell_landed = cell_bom - cell_integration
 
     # ---- smallest pack each motor can run on, largest pack each body holds --------------------
-    par = np.arange(pack.min_parallel, pack.max_parallel + 1)
+    par = np.arange(pack.min_parallel, max(int(cell_max_par.max(initial=0)), pack.min_parallel) + 1)
     n_volt_lo = np.maximum(pack.min_series, np.ceil(motor_vmin[None, :] / cell_vmin[:, None] - 1e-9))   # C x M
     n_volt_hi = np.minimum(pack.max_series, np.floor(motor_vmax[None, :] / cell_vmax[:, None] + 1e-9))
-    n_power = np.ceil(motor_need[None, None, :] / (cell_power[:, None, None] * par[None, :, None]) - 1e-9)  # C x P x M
-    n_need = np.maximum(n_volt_lo[:, None, :], n_power)
-    ok = n_need <= n_volt_hi[:, None, :]
-    cells_min = np.where(ok, par[None, :, None] * n_need, np.inf).min(axis=1)                  # C x M
+    cells_min = _fewest_cells(pack.min_parallel, cell_max_par, n_volt_lo, n_volt_hi, motor_need, cell_power)  # C x M
     with np.errstate(invalid="ignore"):
         min_pack_mass = (cells_min * cell_pack_mass[:, None]).min(axis=0)                       # M
         min_pack_bom = (cells_min * cell_bom[:, None]).min(axis=0)
         min_pack_volume = (cells_min * cell_pack_volume[:, None]).min(axis=0)
     max_cells = np.minimum(np.floor(body_volume[None, :] / cell_pack_volume[:, None]),
-                           pack.max_parallel * pack.max_series)                                  # C x B
+                           cell_max_par[:, None] * pack.max_series)                              # C x B
     max_pack_mass = (max_cells * cell_pack_mass[:, None]).max(axis=0)                            # B
 
     # ---- pairs -------------------------------------------------------------------------------
@@ -325,8 +325,10 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         pack_budget = float(pair_budget.max())
     # Every pair needs at least this much continuous power: its needs at its lightest build.
     cont_need_lo = (cont_w0 + cont_w_per_kg * lo).max(axis=0, initial=0.0)
-    layout_arr = _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
-                          pack_budget, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
+    # The heaviest pack any kept pair can carry (its test-mass bound less its lightest build without a pack).
+    most_pack_kg = float(np.max(np.minimum(hi, struct_hi) - base[keep] + body_lw[pb], initial=0.0))
+    layout_arr = _layouts(pack, par, cell_max_par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
+                          pack_budget, cell_pack_mass, most_pack_kg, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
     # Every pack a motor can run on (voltage window, peak power) has at least cells_min[c, m] cells of
     # cell c; where that many already hold a need at the pair's heaviest build, its row is redundant.
     with np.errstate(invalid="ignore"):
@@ -342,7 +344,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         bodies=tuple(bodies), cell_energy_wh=e, cell_vmin_v=cell_vmin, cell_vmax_v=cell_vmax, cell_r_ohm=r,
         cell_pack_mass_kg=cell_pack_mass, cell_pack_volume_l=cell_pack_volume, cell_landed_usd=cell_landed,
         cell_integration_usd=cell_integration, cell_peak_power_w=cell_power, cell_continuous_power_w=cell_cont_power,
-        cell_loss_wh_per_w=e * r / v**2,
+        cell_loss_wh_per_w=e * r / v**2, cell_max_parallel=cell_max_par,
         layout_cell=layout_arr[:, 0], layout_parallel=layout_arr[:, 1], layout_series_lo=layout_arr[:, 2],
         layout_series_hi=layout_arr[:, 3], motor_vmin_v=motor_vmin, motor_vmax_v=motor_vmax, motor_mass_kg=motor_mass,
         motor_landed_usd=motor_landed, motor_pack_power_w=motor_need, motor_map_scale=scale, motor_gear_ratio=gear,
@@ -359,10 +361,28 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         prep_seconds=time.perf_counter() - start)
 
 
-def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom, pack_budget,
-             vmin, vmax, need, cont_need, volume) -> np.ndarray:
+def _fewest_cells(min_parallel, cell_max_par, n_lo, n_hi, need, cell_power) -> np.ndarray:
+    """C x M: the fewest cells of cell c in a pack motor m can run on (its voltage window n_lo..n_hi in
+    series, its peak draw at the cells' pulse rate), inf where none. Parallel counts are tried only as
+    far as they can lower the count: from p >= need / (cell power x n_lo) on, n_lo in series carry the
+    power and every further string only adds cells."""
+    out = np.full(n_lo.shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_top = np.ceil(need[None, :] / (cell_power[:, None] * n_lo) - 1e-9) + 1
+        p_top = np.nan_to_num(np.minimum(p_top, cell_max_par[:, None]), nan=0.0, posinf=0.0)
+        for p in range(min_parallel, max(int(p_top.max(initial=0)), min_parallel) + 1):
+            n = np.maximum(n_lo, np.ceil(need[None, :] / (cell_power[:, None] * p) - 1e-9))
+            ok = (n <= n_hi) & (p <= cell_max_par[:, None])
+            out = np.where(ok, np.minimum(out, p * n), out)
+    return out
+
+
+def _layouts(pack, par, cell_max_par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
+             pack_budget, cell_pack_mass, most_pack_kg, vmin, vmax, need, cont_need, volume) -> np.ndarray:
     """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window, peak
-    and continuous power needs, the largest kept body and the pack budget admit; empty ranges are left
+    and continuous power needs, the largest kept body and the pack budget admit, for the parallel
+    counts up to each cell's model bound (`cell_max_par`, derived from volume), no heavier than the
+    heaviest pack some kept pair can carry (`most_pack_kg`); empty ranges are left
     out. Every pair needs both powers, so the larger of the two smallest needs is a valid bound.
     Computed for all cells x parallel counts at once (rows in cell, then parallel order)."""
     if not len(vmin):
@@ -375,7 +395,8 @@ def _layouts(pack, par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_
                           np.ceil(cont_need.min() / (cell_cont_power[:, None] * per_cell) - 1e-9))       # C x P
         s_hi = np.minimum(np.minimum(s_hi_v[:, None], np.floor(volume.max() / (cell_pack_volume[:, None] * per_cell) + 1e-9)),
                           np.minimum(np.floor(pack_budget / (cell_bom[:, None] * per_cell) + 1e-9), pack.max_series))
-        ci, pi = np.nonzero(s_lo <= s_hi)
+        s_hi = np.minimum(s_hi, np.floor(most_pack_kg / (cell_pack_mass[:, None] * per_cell) + 1e-9))
+        ci, pi = np.nonzero((s_lo <= s_hi) & (par[None, :] <= cell_max_par[:, None]))
     return np.column_stack([ci, par[pi], s_lo[ci, pi], s_hi[ci, pi]]).astype(int).reshape(-1, 4)
 
 

@@ -63,15 +63,34 @@ def lw_affordable(d: ModelData, budget_usd: np.ndarray) -> np.ndarray:
     return out
 
 
+def _parallel_bound(d: ModelData) -> np.ndarray:
+    """Per cell, as many strings as could possibly fit: the largest kept body's battery space over the
+    pack volume of the fewest cells in series any kept motor's lowest input voltage needs (the
+    catalog's `pack.max_parallel` on top when it sets one). Computed here from the screened parts, not
+    taken from the model's layouts, so the volume and voltage checks below decide what fits: if the
+    model's own bound cut a feasible pack, the two would disagree."""
+    pack = d.catalog.pack
+    fewest = np.maximum(pack.min_series, np.ceil(d.motor_vmin_v.min(initial=np.inf) / d.cell_vmin_v - FEAS_TOL))
+    with np.errstate(invalid="ignore"):
+        bound = np.floor(d.body_volume_l.max(initial=0.0) * (1 + FEAS_TOL) / (fewest * d.cell_pack_volume_l))
+    bound = np.nan_to_num(bound, nan=0.0, posinf=0.0)
+    if pack.max_parallel is not None:
+        bound = np.minimum(bound, pack.max_parallel)
+    return bound.astype(int)
+
+
 def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] | None = None) -> BruteForceResult:
     """Best designs by exhaustive enumeration. `d` should come from `prepare(..., price_screen=False)`
     so that no pair is left out on price; the price cap is checked here."""
     t0 = time.perf_counter()
     pack = d.catalog.pack
     s_lo, s_hi = pack_series or (pack.min_series, pack.max_series)
+    p_hi = _parallel_bound(d)
     cell_idx, par, ser = (a.ravel() for a in np.meshgrid(
-        np.arange(len(d.cells)), np.arange(pack.min_parallel, pack.max_parallel + 1),
+        np.arange(len(d.cells)), np.arange(pack.min_parallel, max(int(p_hi.max(initial=0)), pack.min_parallel) + 1),
         np.arange(s_lo, s_hi + 1), indexing="ij"))
+    keep = par <= p_hi[cell_idx]
+    cell_idx, par, ser = cell_idx[keep], par[keep], ser[keep]
     n = par * ser
     energy = n * d.cell_energy_wh[cell_idx]
     packmass = n * d.cell_pack_mass_kg[cell_idx]
