@@ -268,7 +268,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         max_test_mass = limits.max_gross_mass_kg - limits.gross_load_kg + problem.payload_kg
         hi = np.minimum(hi, max_test_mass)
     reasons = {}
-    reasons["no pack fits the motor's voltage window and power need"] = ~np.isfinite(min_pack_mass[pm])
+    reasons["no pack fits the motor's voltage window and power need (within the catalog's pack-layout limits of "
+            "strings in parallel: model bounds, kei catalog)"] = ~np.isfinite(min_pack_mass[pm])
     reasons["the smallest pack the motor can run on does not fit the body"] = min_pack_volume[pm] > body_volume[pb]
     if limits.max_unladen_mass_excl_battery_kg is not None:
         unladen = body_mass[pb] - body_lw[pb] + motor_mass[pm] + fixed_mass
@@ -325,10 +326,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         pack_budget = float(pair_budget.max())
     # Every pair needs at least this much continuous power: its needs at its lightest build.
     cont_need_lo = (cont_w0 + cont_w_per_kg * lo).max(axis=0, initial=0.0)
-    # The heaviest pack any kept pair can carry (its test-mass bound less its lightest build without a pack).
-    most_pack_kg = float(np.max(np.minimum(hi, struct_hi) - base[keep] + body_lw[pb], initial=0.0))
     layout_arr = _layouts(pack, par, cell_max_par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
-                          pack_budget, cell_pack_mass, most_pack_kg, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
+                          pack_budget, motor_vmin[pm], motor_vmax[pm], motor_need[pm], cont_need_lo, body_volume[pb])
     # Every pack a motor can run on (voltage window, peak power) has at least cells_min[c, m] cells of
     # cell c; where that many already hold a need at the pair's heaviest build, its row is redundant.
     with np.errstate(invalid="ignore"):
@@ -378,11 +377,10 @@ def _fewest_cells(min_parallel, cell_max_par, n_lo, n_hi, need, cell_power) -> n
 
 
 def _layouts(pack, par, cell_max_par, cell_vmin, cell_vmax, cell_power, cell_cont_power, cell_pack_volume, cell_bom,
-             pack_budget, cell_pack_mass, most_pack_kg, vmin, vmax, need, cont_need, volume) -> np.ndarray:
+             pack_budget, vmin, vmax, need, cont_need, volume) -> np.ndarray:
     """Rows (cell, parallel, series lo, series hi): the series counts some kept motor's window, peak
     and continuous power needs, the largest kept body and the pack budget admit, for the parallel
-    counts up to each cell's model bound (`cell_max_par`, derived from volume), no heavier than the
-    heaviest pack some kept pair can carry (`most_pack_kg`); empty ranges are left
+    counts up to each cell's model bound (`cell_max_par`, derived from volume); empty ranges are left
     out. Every pair needs both powers, so the larger of the two smallest needs is a valid bound.
     Computed for all cells x parallel counts at once (rows in cell, then parallel order)."""
     if not len(vmin):
@@ -395,7 +393,6 @@ def _layouts(pack, par, cell_max_par, cell_vmin, cell_vmax, cell_power, cell_con
                           np.ceil(cont_need.min() / (cell_cont_power[:, None] * per_cell) - 1e-9))       # C x P
         s_hi = np.minimum(np.minimum(s_hi_v[:, None], np.floor(volume.max() / (cell_pack_volume[:, None] * per_cell) + 1e-9)),
                           np.minimum(np.floor(pack_budget / (cell_bom[:, None] * per_cell) + 1e-9), pack.max_series))
-        s_hi = np.minimum(s_hi, np.floor(most_pack_kg / (cell_pack_mass[:, None] * per_cell) + 1e-9))
         ci, pi = np.nonzero((s_lo <= s_hi) & (par[None, :] <= cell_max_par[:, None]))
     return np.column_stack([ci, par[pi], s_lo[ci, pi], s_hi[ci, pi]]).astype(int).reshape(-1, 4)
 

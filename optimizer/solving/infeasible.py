@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyomo.environ as pyo
 
 from kei.errors import InfeasibleError
 from kei.optimizer.answers.design import Design, decode, evaluate
+from kei.optimizer.inputs.pack_layout import parallel_limits
 from kei.optimizer.milp import build_model
 from kei.optimizer.milp.objective import SLACK_GROUPS, select_objective
 from kei.optimizer.prepare.model_data import ModelData, prepare
@@ -34,7 +36,8 @@ SLACK_TEXT = {
     "pack_peak_power_w": ("kW", "short of the power the motor draws at peak (pack at its cells' pulse rate)"),
     "pack_continuous_power_w": ("kW", "short of the continuous power holding top speed or the grade draws "
                                 "(pack at its cells' continuous rate)"),
-    "pack_volume_l": ("L", "more battery volume than the body has"),
+    "pack_volume_l": ("L", "more battery volume than the body has (its battery_volume_l in bodies.toml, an estimate: "
+                      "a model bound, not physics)"),
     "performance_kg": ("kg", "over the test mass the performance needs allow"),
     "mass_kg": ("kg", "over the class's mass limit"),
 }
@@ -42,22 +45,66 @@ SLACK_TEXT = {
 
 def explain(problem, catalog, cycle, defaults, settings, *, extend=None) -> InfeasibleError:
     """The explanation as an InfeasibleError (returned, for the caller to raise). `extend` is the
-    user's hook: every model built here carries the user's constraints too, and an answer that may
-    be theirs says so."""
-    error = _explain(problem, catalog, cycle, defaults, settings, extend)
-    if extend is not None:
-        error = InfeasibleError(error.explanation + " (with the constraints added by extend=, which may be what "
-                                "conflicts)", {**error.details, "user_constraints": True})
-    return error
+    user's hook: the problem is first asked without it; if it is feasible so, the user's constraints
+    are what conflicts, and each is dropped in turn to name the one(s) that make it infeasible."""
+    if extend is None:
+        return _explain(problem, catalog, cycle, defaults, settings, None)
+    try:
+        plain = prepare(catalog, problem, cycle, defaults, settings)
+    except InfeasibleError:
+        plain = None
+    found = _best(plain, "min_price", settings) if plain is not None and plain.n_pairs and len(plain.layout_cell) else None
+    if found is None:
+        error = _explain(problem, catalog, cycle, defaults, settings, None)
+        return InfeasibleError(error.explanation + " (infeasible without the constraints added by extend= too)",
+                               {**error.details, "user_constraints": True, "feasible_without_user_constraints": False})
+    return _explain_user(plain, found, settings, extend)
+
+
+def _explain_user(d: ModelData, found: Design, settings, extend) -> InfeasibleError:
+    """The problem has designs without the user's constraints: which of them makes it infeasible."""
+    m = build_model(d, "min_price")
+    before = {c.name for c in m.component_objects(descend_into=True)}
+    extend(m, d)
+    names = [c.name for c in m.component_objects(pyo.Constraint, descend_into=True) if c.name not in before]
+    details = {"stage": "user_constraints", "user_constraints": True, "feasible_without_user_constraints": True,
+               "design_without_user_constraints": _parts(found), "user_constraint_names": names}
+    text = (f"the problem is feasible without the constraints added by extend= ({_parts(found)}, "
+            f"${found.price_usd:,.0f}); ")
+    culprits = {}
+    for name in names:
+        component = m.find_component(name)
+        component.deactivate()
+        res = Solver(m, settings).solve()
+        component.activate()
+        if res.status is Status.OPTIMAL:
+            culprits[name] = evaluate(d, decode(m, d))
+    details["user_constraint_conflict"] = list(culprits)
+    if len(culprits) == 1:
+        name, x = next(iter(culprits.items()))
+        text += f"the user constraint {name!r} makes it infeasible (dropping it alone restores a design"
+        text += ")" if _parts(x) == _parts(found) else f": {_parts(x)}, ${x.price_usd:,.0f})"
+    elif culprits:
+        text += ("each of the user constraints " + ", ".join(repr(n) for n in culprits) + " makes it infeasible "
+                 "(without any one of them a design exists)")
+    elif names:
+        text += ("no single user constraint is to blame: " + ", ".join(repr(n) for n in names)
+                 + " conflict together (dropping any one alone leaves the problem infeasible)")
+    else:
+        text += "the hook added no constraint, so a variable or bound it changed makes it infeasible"
+    return InfeasibleError(text, details)
 
 
 def _explain(problem, catalog, cycle, defaults, settings, extend) -> InfeasibleError:
     base = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
                    price_screen=False, energy=False)
     if base.n_pairs == 0 or len(base.layout_cell) == 0:
+        largest = max(base.bodies, key=lambda b: b.battery_volume_l) if base.bodies else None
+        space = (f" (the largest, body {largest.id}'s {largest.battery_volume_l:g} L, is battery_volume_l in "
+                 f"bodies.toml, an estimate: a model bound, not physics)") if largest is not None else ""
         return InfeasibleError("no battery layout fits: for every cell, the series counts inside a motor's voltage "
-                               "window that deliver its power need a pack larger than any body's battery space",
-                               {"stage": "layouts"})
+                               "window that deliver its power need a pack larger than any body's battery space" + space,
+                               {"stage": "layouts", "model_bounds": ["battery_volume_l"]})
     cheapest = _best(base, "min_price", settings, extend)
     if cheapest is None:
         return _elastic(base, settings, extend)
@@ -86,11 +133,18 @@ def _explain(problem, catalog, cycle, defaults, settings, extend) -> InfeasibleE
         text += f"; {r_min:g} km takes ${needed.price_usd:,.0f} ({_parts(needed)})"
         details["price_for_min_range_usd"] = needed.price_usd
     else:
-        longest = _best(prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
-                                price_screen=False), "max_range", settings, extend)
+        longest_data = prepare(catalog, problem, cycle, defaults, settings, price_cap_usd=math.inf, min_range_km=0,
+                               price_screen=False)
+        longest = _best(longest_data, "max_range", settings, extend)
         if longest is not None:
-            text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km)"
+            text += f"; no design reaches {r_min:g} km at any price (the longest reaches {longest.range_km:.0f} km"
+            bounds = model_bounds(longest_data, longest)
+            if bounds:
+                text += "; it stops at a model bound, not at physics: " + "; and ".join(b["text"] for b in bounds)
+            text += ")"
             details["longest_range_km"] = longest.range_km
+            details["longest_design"] = _parts(longest)
+            details["longest_model_bounds"] = [b["name"] for b in bounds]
         else:
             text += f"; no design reaches {r_min:g} km at any price"
     return InfeasibleError(text, details)
@@ -141,6 +195,26 @@ def _elastic(d: ModelData, settings, extend=None) -> InfeasibleError:
             details[g] = value
     return InfeasibleError(f"no design meets the pack, performance and mass limits together; the closest "
                            f"({_parts(design)}) is " + ", ".join(parts), details)
+
+
+def model_bounds(d: ModelData, x: Design) -> list[dict]:
+    """The model bounds (not physics) a design stands at: its body's battery space (an estimate in
+    bodies.toml), the cell's pack-layout limit of strings in parallel (derived from that volume,
+    inputs/pack_layout.py) and the pack's most cells in series (pack.toml). Each entry: name, text."""
+    ci = int(d.layout_cell[x.choice.layout])
+    body = d.bodies[int(d.pair_body[x.choice.pair])]
+    pack = d.catalog.pack
+    out = []
+    if body.battery_volume_l - x.pack_volume_l < x.parallel * d.cell_pack_volume_l[ci]:
+        out.append({"name": "battery_volume_l", "text": (
+            f"body {body.id}'s battery space ({x.pack_volume_l:.0f} of {body.battery_volume_l:g} L: battery_volume_l "
+            f"in bodies.toml, an estimate, at cell/pack volume ratio {pack.cell_to_pack_volume_ratio:g})")})
+    limit = next(lim for lim in parallel_limits(d.catalog) if lim.cell == x.cell.id)
+    if x.parallel >= limit.max_parallel:
+        out.append({"name": "max_parallel", "text": limit.text(pack.cell_to_pack_volume_ratio)})
+    if x.series >= pack.max_series:
+        out.append({"name": "max_series", "text": f"pack.max_series = {pack.max_series} cells in series (pack.toml)"})
+    return out
 
 
 def part_ids(x: Design) -> dict:

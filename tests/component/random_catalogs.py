@@ -82,7 +82,9 @@ def catalogs(draw, small_cells: bool = False) -> Catalog:
     pack = PackIntegration(cost_usd_per_kwh=draw(_u(20, 45)), cell_to_pack_mass_ratio=draw(_u(0.6, 0.75)),
                            cell_to_pack_volume_ratio=draw(_u(0.4, 0.6)), min_series=min_series,
                            max_series=min_series + draw(_i(40, 90, 70)), min_parallel=1,
-                           max_parallel=draw(_i(4, 12, 8) if small_cells else _i(1, 4, 2)))
+                           # None: each cell's bound derived from volume (inputs/pack_layout.py), as in the
+                           # bundled catalog; else an explicit cap under it
+                           max_parallel=draw(st.one_of(st.none(), _i(4, 12, 8) if small_cells else _i(1, 4, 2))))
     segments, end, cost = [], 0.0, 0.0
     for _ in range(draw(_i(1, 3, 2))):
         end += draw(_u(10, 40))

@@ -44,7 +44,25 @@ def test_a_binding_user_constraint_is_reported():
     assert "user:pack_energy_cap" in [b["name"] for b in best.binding]
 
 
-def test_an_impossible_user_constraint_is_explained_as_possibly_the_users():
+def test_the_user_constraint_that_makes_a_problem_infeasible_is_named():
+    def two(model, data):
+        pack_mass_cap(20.0)(model, data)                                  # no pack is this light
+        model.energy_floor = pyo.Constraint(expr=model.pack_energy_wh >= 1000.0)   # every pack meets it
     with pytest.raises(InfeasibleError) as err:
-        kei.solve("us_kei_150km", extend=pack_mass_cap(20.0))
-    assert "extend=" in err.value.explanation and err.value.details["user_constraints"] is True
+        kei.solve("us_kei_150km", extend=two)
+    details = err.value.details
+    assert details["user_constraints"] is True and details["feasible_without_user_constraints"] is True
+    assert details["user_constraint_conflict"] == ["pack_mass_cap"]
+    assert "feasible without the constraints added by extend=" in err.value.explanation
+    assert "'pack_mass_cap' makes it infeasible" in err.value.explanation and "energy_floor'" not in err.value.explanation
+    # The design it reports without them is a real one: the problem solves without the hook.
+    assert kei.solve("us_kei_150km", verify=False).best.price_usd <= float(
+        err.value.explanation.split("$")[1].split(")")[0].replace(",", "")) + 1.0
+
+
+def test_a_problem_infeasible_without_the_user_constraints_says_so():
+    with pytest.raises(InfeasibleError) as err:
+        kei.solve("us_kei_15k", extend=pack_mass_cap(1e6))
+    assert err.value.details["feasible_without_user_constraints"] is False
+    assert "against the $15,000 cap" in err.value.explanation
+    assert "infeasible without the constraints added by extend= too" in err.value.explanation
