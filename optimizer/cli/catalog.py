@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from kei.optimizer.inputs.catalog import load_catalog
+from kei.optimizer.inputs.pack_layout import ParallelLimit, parallel_limits
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
 from kei.output import print_json
 
@@ -19,9 +20,10 @@ def register(sub) -> None:
 
 
 # ---- derived figures --------------------------------------------------------------------------
-def cell_row(c: CellSpec) -> dict:
+def cell_row(c: CellSpec, limit: ParallelLimit) -> dict:
     return {**asdict(c), "energy_wh": c.energy_wh, "specific_energy_wh_per_kg": c.energy_wh / c.mass_kg,
-            "energy_density_wh_per_l": c.energy_wh / c.volume_l, "cost_usd": c.cost_usd}
+            "energy_density_wh_per_l": c.energy_wh / c.volume_l, "cost_usd": c.cost_usd,
+            "max_parallel": limit.max_parallel, "max_parallel_derivation": asdict(limit)}
 
 
 def motor_row(m: MotorSpec) -> dict:
@@ -34,7 +36,7 @@ def body_row(b: BodySpec) -> dict:
 
 
 def catalog_dict(cat: Catalog) -> dict:
-    return {"source": cat.source, "cells": [cell_row(c) for c in cat.cells],
+    return {"source": cat.source, "cells": [cell_row(c, lim) for c, lim in zip(cat.cells, parallel_limits(cat))],
             "motors": [motor_row(m) for m in cat.motors], "bodies": [body_row(b) for b in cat.bodies],
             "pack": asdict(cat.pack), "lightweighting": [asdict(s) for s in cat.lightweighting]}
 
@@ -50,6 +52,7 @@ CELL_COLUMNS = (
     ("Wh/L", "energy_density_wh_per_l", ".0f"), ("C dis", "max_discharge_c", ".1f"),
     ("C peak", "peak_discharge_c", ".1f"), ("C chg", "max_charge_c", ".1f"),
     ("mOhm", "internal_resistance_mohm", ".2f"), ("$/kWh", "cost_usd_per_kwh", ".0f"), ("origin", "origin", "s"),
+    ("max p", "max_parallel", "d"),
 )
 MOTOR_COLUMNS = (
     ("id", "id", "s"), ("peak kW", "peak_power_kw", ".1f"), ("cont kW", "continuous_power_kw", ".1f"),
@@ -103,7 +106,10 @@ def render(cat: Catalog, markdown: bool = False) -> str:
     out += ["", heading("Pack integration and lightweighting"),
             f"{bullet}pack over cells: +${p.cost_usd_per_kwh:.0f}/kWh; cell/pack mass {p.cell_to_pack_mass_ratio:.2f}, "
             f"cell/pack volume {p.cell_to_pack_volume_ratio:.2f}; series {p.min_series}-{p.max_series}, "
-            f"parallel {p.min_parallel}-{p.max_parallel}"]
+            f"parallel from {p.min_parallel} to each cell's `max p`: "
+            + (f"pack.max_parallel = {p.max_parallel} where the volume allows more, else " if p.max_parallel else "")
+            + "a model bound derived from volume (the largest body's battery space over the pack volume of the "
+            "fewest cells in series a drive unit takes; 0: the cell fits no drive unit's window)"]
     start_kg = 0.0
     steps = []
     for s in cat.lightweighting:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kei.errors import ConfigError, InfeasibleError
-from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
 from kei.optimizer.inputs.pack_layout import parallel_limits
+from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
 from kei.optimizer.inputs.problem import Problem
 from kei.optimizer.prepare.fit import EnergyFit, PairPhysics, fit_energy
 from kei.optimizer.prepare.performance import (

@@ -108,11 +108,14 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
         rows = np.flatnonzero(d.pair_motor == m)
         if not len(rows):
             continue
+        b = d.pair_body[rows]
+        # Packs in the motor's window with its peak power that fit at least one of its bodies (each
+        # pair's own volume is checked below): the rest can never be chosen with this motor.
         cols = np.flatnonzero((vmin >= d.motor_vmin_v[m] * (1 - FEAS_TOL)) & (vmax <= d.motor_vmax_v[m] * (1 + FEAS_TOL))
-                              & (power >= d.motor_pack_power_w[m] * (1 - FEAS_TOL)))
+                              & (power >= d.motor_pack_power_w[m] * (1 - FEAS_TOL))
+                              & (volume <= d.body_volume_l[b].max() * (1 + FEAS_TOL)))
         if not len(cols):
             continue
-        b = d.pair_body[rows]
         col = lambda x: np.asarray(x, dtype=float)[:, None]           # noqa: E731  per pair
         row = lambda x: np.asarray(x, dtype=float)[None, :]           # noqa: E731  per pack
         base = col(d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg + d.payload_kg)
