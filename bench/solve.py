@@ -87,6 +87,8 @@ def timed_solve(problem, catalog):
     except (InfeasibleError, SolverError) as err:   # SolverError: a MILP hit configs/solver.toml's time limit
         result = err
     cold = time.perf_counter() - t
+    if isinstance(result, SolverError):
+        return cold, float("nan"), result   # no warm run after a time limit: it would hit it again
     t = time.perf_counter()
     try:
         solve(problem, catalog=catalog)
