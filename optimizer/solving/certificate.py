@@ -48,6 +48,7 @@ class Certificate:
 
     margin: np.ndarray                          # per pair: the premise's bound on the fit's optimism
     simulated: dict = field(default_factory=dict)   # (pair, layout, series, lightweighting) -> Design
+    factors: dict = field(default_factory=dict)     # the same keys -> the factor that simulation measured
     proven: bool = True                         # False once a solve stopped at max_simulations
     premise_violations: list = field(default_factory=list)  # how far simulations beat their bound
     rounds: int = 0                             # MILP optima examined
@@ -84,7 +85,7 @@ def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSe
         if known is not None:
             # The simulated design itself (the optimum may differ from it by < 0.05 kg of lightweighting),
             # re-evaluated on its layout's own factor: the reported range is the simulation's.
-            design = evaluate(data, known.choice)
+            design = evaluate(data, known.choice, factor=cert.factors[key(choice)])
             _copy_verification(known, design)
             return design
         design = evaluate(data, choice)
@@ -99,9 +100,13 @@ def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSe
             # design keeps its bound (a surcharge-only correction cannot lower the model below it).
             # (A design simulated before at another lightweighting only gets its factor refreshed.)
             cert.premise_violations.append(round(-design.drift, 6))
-        data.design_correction[(choice.pair, choice.layout, choice.series)] = f_now * (1.0 + design.drift)
-        add_design_correction(model, data, choice.pair, choice.layout, choice.series)
+        measured = f_now * (1.0 + design.drift)
+        # One factor per design serves every lightweighting: the largest measured keeps the model at or
+        # below the simulation wherever the design was simulated (a min-price answer never falls short).
+        data.design_correction[design_key] = max(measured, data.design_correction.get(design_key, measured))
+        add_design_correction(model, data, *design_key)
         cert.simulated[key(choice)] = design
+        cert.factors[key(choice)] = measured
         stats["corrections"] += 1
     cert.proven = False
     best = max(cert.simulated.values(), key=lambda x: x.verified_range_km) if objective == "max_range" else min(
