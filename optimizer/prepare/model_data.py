@@ -94,7 +94,7 @@ class ModelData:
     continuous_need_can_bind: np.ndarray  # (needs, pairs): False where the smallest pack the pair's motor can
                                           # run on already holds the need at the pair's heaviest build
     fit: EnergyFit
-    correction: np.ndarray             # multiplies a pair's energy per km after verification (1 = none)
+    correction: np.ndarray             # multiplies a pair's energy per km until a design of it is simulated (1 = none)
     # lightweighting curve
     lw_width_kg: np.ndarray
     lw_cost_usd_per_kg: np.ndarray
@@ -111,6 +111,9 @@ class ModelData:
     max_unladen_excl_battery_kg: float | None
     governed_speed_kmh: float | None
     sites: SiteData | None = None      # the assembly-site decision's cost coefficients (prepare/sites.py)
+    # {(pair, layout, series): factor} measured by simulating that design: replaces the pair's
+    # correction for exactly that pack on that pair (solving/certificate.py)
+    design_correction: dict = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     prep_seconds: float = 0.0
 
@@ -135,9 +138,14 @@ class ModelData:
         """Pack terminal power each continuous need draws from the pair at this test mass (W)."""
         return self.continuous_need_w0[:, pair] + self.continuous_need_w_per_kg[:, pair] * test_mass_kg
 
-    def wh_per_km(self, pair: int, test_mass_kg: float) -> float:
+    def energy_factor(self, pair: int, layout: int | None = None, series: int | None = None) -> float:
+        """The factor on the pair's fitted energy per km: the design's own once simulated, else the pair's."""
+        own = self.design_correction.get((pair, layout, series))
+        return float(self.correction[pair] if own is None else max(own, self.correction[pair]))
+
+    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int | None = None, series: int | None = None) -> float:
         """The linear model's energy per km (after correction), before pack losses."""
-        return self.correction[pair] * self.fit.wh_per_km(pair, test_mass_kg)
+        return self.energy_factor(pair, layout, series) * self.fit.wh_per_km(pair, test_mass_kg)
 
 
 # Fit rows are cached per pair under everything they depend on (catalog, cycle, payload, limits,
