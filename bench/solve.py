@@ -1,8 +1,11 @@
-"""Benchmark of `kei solve`: solve time of the bundled problems and of catalogs scaled up x4 and x16
-(design spaces from ~6e6 to ~2.5e10 combinations), against exhaustive enumeration of the same model
-on every size where enumeration still finishes, as a speed ratio measured in the same run.
+"""Benchmark of `kei solve`: solve time of the bundled problems and of catalogs scaled up x4, x16 and
+x40 (design spaces from ~1.7e7 to ~1.3e12 combinations, as ModelData.design_space_size counts them, so
+content options count once the model has them), against exhaustive enumeration of the same model on
+every size where enumeration still finishes, its time extrapolated beyond, as speed ratios measured in
+the same run.
 
-    python3 bench/solve.py            # ~1-2 min; --quick skips the x16 enumeration estimate run
+    python3 bench/solve.py                 # tens of minutes on 2 cores (x40 dominates)
+    python3 bench/solve.py --scales 1,4    # a quick look; --quick extrapolates enumeration above 10 s
 
 Scaled catalogs are plausible variants of the real parts (configs/catalog/): every cell, drive unit
 and body gets k-1 siblings with capacity, power, mass, drag and volume perturbed the way real model
@@ -78,12 +81,13 @@ def scaled(cat: Catalog, k: int, seed: int = 0) -> Catalog:
                                source=f"{cat.source} x{k}")
 
 
-def timed_solve(problem, catalog):
-    """(cold seconds, warm seconds, solution or the InfeasibleError)."""
+def timed_solve(problem, catalog, verify: bool = True):
+    """(cold seconds, warm seconds, solution or the InfeasibleError). `verify=False`: the MILP alone
+    on the linear model (no simulation, no certificate loop), the model the enumeration searches."""
     clear_fit_cache()
     t = time.perf_counter()
     try:
-        result = solve(problem, catalog=catalog)
+        result = solve(problem, catalog=catalog, verify=verify)
     except (InfeasibleError, SolverError) as err:   # SolverError: a MILP hit configs/solver.toml's time limit
         result = err
     cold = time.perf_counter() - t
@@ -91,17 +95,16 @@ def timed_solve(problem, catalog):
         return cold, float("nan"), result   # no warm run after a time limit: it would hit it again
     t = time.perf_counter()
     try:
-        solve(problem, catalog=catalog)
+        solve(problem, catalog=catalog, verify=verify)
     except (InfeasibleError, SolverError):
         pass
     return cold, time.perf_counter() - t, result
 
 
-def timed_enumeration(problem, catalog, quick: bool, corrections: dict | None = None):
+def timed_enumeration(problem, catalog, quick: bool):
     """(seconds, combinations, best value, estimated?, design space) of exhaustive enumeration of the
     same model, cold like the MILP's timing: the model data (screens, performance limits, energy fits)
-    included. `corrections` ({(motor id, body id): factor}) are the energy-per-km corrections the
-    MILP's verification made, so both search the same corrected model. The design space is the model
+    included; the linear model without corrections, as the MILP without verification. The design space is the model
     data's own count (ModelData.design_space_size: every discrete choice the catalog and the problem's
     options offer), None if the screens leave nothing."""
     clear_fit_cache()
@@ -111,8 +114,6 @@ def timed_enumeration(problem, catalog, quick: bool, corrections: dict | None = 
                     price_screen=False)
     except InfeasibleError:
         return time.perf_counter() - t, 0, None, False, None
-    for i, key in enumerate(zip((d.motors[m].id for m in d.pair_motor), (d.bodies[b].id for b in d.pair_body))):
-        d.correction[i] = (corrections or {}).get(key, 1.0)
     prep_s = time.perf_counter() - t
     probe_motors = min(2, len(d.motors))
     probe = enumerate_designs(dataclasses.replace(d, motors=d.motors[:probe_motors]))  # rate on a sample
@@ -151,8 +152,8 @@ def main() -> int:
         catalog = scaled(base, k)
         for name in SCALED_PROBLEMS:
             problem = load_problem(ROOT / "configs" / "problems" / f"{name}.toml")
-            cold, warm, res = timed_solve(problem, catalog)
-            enum_s, combos, best, estimated, space = timed_enumeration(problem, catalog, args.quick, _corrections(res))
+            cold, warm, res = timed_solve(problem, catalog, verify=False)
+            enum_s, combos, best, estimated, space = timed_enumeration(problem, catalog, args.quick)
             if space is None:
                 space = 0 if isinstance(res, InfeasibleError) else res.data.design_space_size
             if space >= 1e12:
@@ -169,8 +170,6 @@ def main() -> int:
             else:
                 agree = "-" if best is None or value is None else (
                     "yes" if abs(value / best - 1) < 1e-6 else f"NO ({value:.6g} vs {best:.6g})")
-            if _corrections(res):
-                agree += f" (verification corrected {len(_corrections(res))} pair)"
             pairs = "-" if isinstance(res, InfeasibleError) else res.data.n_pairs
             print(f"{name:<16}{'x' + str(k):>8}{space:>14.2e}{combos:>12.2e}{pairs:>7}{cold:>10.2f}{warm:>7.2f}"
                   f"{enum_s:>9.1f}{'*' if estimated else ' '}{enum_s / cold:>10.1f}{enum_s / warm:>10.1f}  {agree}",
@@ -181,19 +180,11 @@ def main() -> int:
           f"{ENUMERATE_LIMIT_S:g} s)\n"
           "enumerated: combinations of the parts within the class limits (pairs failing a performance need\n"
           "are skipped whole); design space: ModelData.design_space_size of the whole scaled catalog\n"
-          "MILP cold: the whole kei solve pipeline (fits, build, Dinkelbach or one MILP, verification; for an\n"
-          "infeasible problem the explanation); warm: the same again, fits cached; enum s: model data +\n"
-          "exhaustive enumeration, same run; enum/cold, enum/warm: how many times faster the MILP is")
+          "MILP cold: kei solve without verification (fits, build, Dinkelbach or one MILP; for an infeasible\n"
+          "problem the explanation), the linear model the enumeration searches; warm: the same again, fits\n"
+          "cached; enum s: model data + exhaustive enumeration, same run; enum/cold, enum/warm: how many\n"
+          "times faster the MILP is. The first table is the whole pipeline (simulation, certificate loop).")
     return 0
-
-
-def _corrections(res) -> dict:
-    """The pairs whose energy per km the verification corrected: {(motor id, body id): factor}."""
-    if isinstance(res, (InfeasibleError, SolverError)):
-        return {}
-    d = res.data
-    return {(d.motors[m].id, d.bodies[b].id): float(c) for m, b, c in zip(d.pair_motor, d.pair_body, d.correction)
-            if c != 1.0}
 
 
 def _row(name, k, res, cold, warm) -> str:
