@@ -21,7 +21,7 @@ PROBLEM = "us_kei_150km"   # min price at 150 km: the site moves the objective d
 # cheapest us_kei_150km car takes Chinese LFP cans, which close the USMCA site, and is built in Japan;
 # without them it takes US-made 2170 cells and is built in Mexico under USMCA, the case these tests
 # check (hina_nacr32140_na goes too; no drive unit's window admits it). The small cells' own site choice
-# is in the bundled design (configs/designs/us_kei_150km.toml).
+# is what `kei solve us_kei_150km` prints (JP).
 _BUNDLED = load_catalog()
 CATALOG = replace(_BUNDLED, cells=tuple(c for c in _BUNDLED.cells if not (
     c.format == "cylindrical" and c.chemistry in ("lfp", "sodium_ion"))))
