@@ -10,10 +10,10 @@ import pytest
 import kei
 from kei.errors import InfeasibleError
 from kei.optimizer.answers.design import Choice, evaluate
+from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.inputs.price_model import load_price_model
 from kei.optimizer.inputs.problem import load_problem
 from kei.optimizer.prepare.sites import site_meets_rvc
-from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.solving.pipeline import solve as _solve
 
 PROBLEM = "us_kei_150km"   # min price at 150 km: the site moves the objective directly
