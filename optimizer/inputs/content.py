@@ -6,6 +6,7 @@
     [options.<group>.<id>]               # one option of each group is chosen by the MILP
     name, cost_usd, mass_kg, drag_area_scale, crr_scale, auxiliary_power_w, cold_auxiliary_power_w
 
+`cold_auxiliary_power_w` is the option's whole draw on the cold duty (the baseline's too).
 A required line with `in_glider = true` is content the catalog's glider cost and mass already carry
 (it is listed so a report shows what the floor is made of; it is not added again). Option figures are
 deltas against the glider and the price model's fixed content: the first option of a group is the
@@ -129,9 +130,11 @@ def content_from_dict(raw: Mapping[str, Any], file: str = FILE_NAME) -> Content:
                 raise ConfigError(file, where, "id already used: content ids are unique across the file")
             seen.add(option_id)
             opt = ContentOption(id=option_id, group=group, **validate_table(t, OPTION_FIELDS, file=file, where=where))
-            if k == 0 and (opt.cost_usd or opt.mass_kg or opt.affects_energy("test") or opt.affects_energy("cold")):
+            # The baseline is what the catalog describes on the test procedure; on the cold duty it may
+            # draw power (a PTC heater heats the cabin).
+            if k == 0 and (opt.cost_usd or opt.mass_kg or opt.affects_energy("test")):
                 raise ConfigError(file, where, "the first option of a group is its baseline (what the glider carries): "
-                                  "zero cost, mass and effect")
+                                  "zero cost, mass and effect on the test procedure")
             options.append(opt)
     return Content(required=tuple(required), options=tuple(options), default_model_year=top["default_model_year"],
                    file=file)
