@@ -66,6 +66,7 @@ class Design:
     trace_miss_s: float | None = None
     verified_band: dict = field(default_factory=dict)  # the simulation's 90 % band (range_km_p05, ...)
     valid_test: bool | None = None                     # the simulation is a valid test of the problem's procedure
+    model_drift: float | None = None  # the plain fit's range / simulated - 1: what the design's correction took out
     binding: list = field(default_factory=list)
     site: str = ""                  # where the car is assembled (a site of the price model)
     duties: list = field(default_factory=list)    # duty by line: line, rate, base_usd, amount_usd, rule
@@ -181,7 +182,8 @@ def content_lines(d: ModelData, options: tuple[int, ...]) -> dict:
             "options_mass_kg": float(sum(c["mass_kg"] for c in chosen)), **cd.effects(options)}
 
 
-def evaluate(d: ModelData, ch: Choice) -> Design:
+def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
+    """The design `ch` in numbers; `factor` replaces the model's energy-per-km factor for it (a simulated design's own)."""
     ci, par, s = int(d.layout_cell[ch.layout]), int(d.layout_parallel[ch.layout]), ch.series
     mi, bi = int(d.pair_motor[ch.pair]), int(d.pair_body[ch.pair])
     cell, motor, body = d.cells[ci], d.motors[mi], d.bodies[bi]
@@ -223,7 +225,8 @@ def evaluate(d: ModelData, ch: Choice) -> Design:
         others.append({"site": name, "price_usd": cost * d.price_per_bom if ok else None})
     others.sort(key=lambda y: (y["price_usd"] is None, y["price_usd"] or 0.0))
     pair = ch.pair
-    whkm = d.wh_per_km(pair, test, opts)
+    whkm = (d.wh_per_km(pair, test, ch.layout, ch.series, opts) if factor is None
+            else factor * d.fit.wh_per_km(pair, test) + d.option_wh_per_km(pair, test, opts))
     loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
     label_energy = d.range_energy_factor * d.cell_energy_wh[ci] * (n - loss_cells)
     range_km = label_energy / whkm if whkm > 0 else float("nan")  # nan: data prepared without energy fits

@@ -15,7 +15,8 @@ class Solution:
     designs: list[Design]
     seconds: dict                       # prepare, build, solve, verify, total
     milps: int = 0                      # MILPs solved (all ratio iterations, all designs)
-    corrections: int = 0                # pairs corrected to the simulation
+    corrections: int = 0                # designs simulated whose layout the model was corrected on
+    certificate: dict | None = None     # the certificate loop: proven, simulations, rounds, margin (None: not verified)
     gap: float | None = None            # certified relative optimality gap of the best design
     notes: list[str] = field(default_factory=list)
     user_constraints: list[str] = field(default_factory=list)  # components the extend= hook added

@@ -1,7 +1,12 @@
 """Range as a ratio: label energy (numerator) over energy per km (denominator), both linear.
 
-Denominator: the chosen pair's fitted Wh/km at the test mass, sum_p corr_p (a_p pair_p + k_p pair_mass_p)
-(`correction` is a mutable Param, 1 until verification corrects a pair).
+Denominator: the chosen pair's fitted Wh/km at the test mass, sum_p corr_p (a_p pair_p + k_p pair_mass_p).
+`correction` is a mutable Param per pair: the factor every design of the pair gets until it is
+simulated (1 with no verification; 1 / (1 + margin) during the certificate, solving/certificate.py).
+A simulated design (pair, cell and parallel count, series count) then gets the factor of its own
+simulation, `add_design_correction`: the drift comes from what the fit leaves out of the cell
+(charge acceptance clips regeneration, more so on a small pack), so it must be charged neither to
+the pair's other cells nor to other pack sizes.
 
 Numerator: range factor x usable fraction x (pack energy - resistive loss). To first order a pack of
 N cells (energy e, resistance r, voltage v) on a pair with loss power P_eff delivers the range of
@@ -16,12 +21,16 @@ import pyomo.environ as pyo
 from kei.optimizer.prepare.model_data import ModelData
 
 
+def _pair_energy(m, d: ModelData, p: int):
+    """The pair's fitted Wh/km at its test mass (0 unless the pair is chosen), before any factor."""
+    return float(d.fit.intercept_wh_per_km[p]) * m.pair[p] + float(d.fit.slope_wh_per_km_per_kg[p]) * m.pair_mass[p]
+
+
 def add_consumption(m, d: ModelData) -> None:
     fit = d.fit
     m.correction = pyo.Param(m.PAIRS, mutable=True, initialize=lambda _, p: float(d.correction[p]))
-    m.energy_per_km = pyo.Expression(expr=pyo.quicksum(
-        m.correction[p] * (float(fit.intercept_wh_per_km[p]) * m.pair[p] + float(fit.slope_wh_per_km_per_kg[p]) * m.pair_mass[p])
-        for p in m.PAIRS))
+    m.energy_per_km = pyo.Expression(expr=pyo.quicksum(m.correction[p] * _pair_energy(m, d, p) for p in m.PAIRS))
+    m.design_corrections = pyo.Block(doc="one small block per design (pair, layout, series) simulated")
     p_max = float(max(fit.loss_power_w.max(initial=0.0), 0.0))
     m.loss_power = pyo.Var(m.CELLS, bounds=(0.0, p_max), doc="the pair's P_eff if this cell is chosen, else 0 (W)")
     m.loss_split = pyo.Constraint(expr=pyo.quicksum(m.loss_power[c] for c in m.CELLS)
@@ -29,3 +38,30 @@ def add_consumption(m, d: ModelData) -> None:
     m.loss_gate = pyo.Constraint(m.CELLS, rule=lambda m, c: m.loss_power[c] <= p_max * m.cell_chosen[c])
     m.range_energy_wh = pyo.Expression(expr=d.range_energy_factor * (
         m.pack_energy_wh - pyo.quicksum(float(d.cell_loss_wh_per_w[c]) * m.loss_power[c] for c in m.CELLS)))
+
+
+def add_design_correction(m, d: ModelData, pair: int, layout: int, series: int) -> None:
+    """Give the design (pair, layout, series) the factor d.design_correction[...] in place of the pair's.
+
+    The energy per km gains (factor - pair factor) x w, with w >= the pair's fitted energy when this
+    layout is chosen at exactly this series count, else >= 0 (w is only bounded below: both objectives
+    want the energy per km small, max range as N - lambda D with lambda > 0, min price through
+    N >= R D, so a surcharge needs nothing more). "Exactly this series count" is |series - s| < 1,
+    written with one binary that picks the side (series <= s or series >= s) whose bound is relaxed.
+    Calling it again for the same design updates the factor (a mutable Param)."""
+    name = f"p{pair}_l{layout}_s{series}"
+    blk = m.design_corrections
+    b = blk.find_component(name)
+    if b is None:
+        e_max = max(float(d.fit.intercept_wh_per_km[pair] + d.fit.slope_wh_per_km_per_kg[pair] * d.pair_struct_hi_kg[pair]), 0.0)
+        big = e_max * (1.0 + float(d.layout_series_hi[layout]) + 1.0)
+        b = pyo.Block()
+        blk.add_component(name, b)
+        b.w = pyo.Var(bounds=(0.0, e_max), doc="the pair's fitted Wh/km if this is the design, else 0")
+        b.side = pyo.Var(within=pyo.Binary, doc="1: series <= s may be relaxed (the design has more cells)")
+        b.delta = pyo.Param(mutable=True, initialize=0.0, doc="design factor - pair factor (>= 0)")
+        on = _pair_energy(m, d, pair) - e_max * (1 - m.layout[layout])
+        b.above = pyo.Constraint(expr=b.w >= on - e_max * (m.series[layout] - series) - big * b.side)
+        b.below = pyo.Constraint(expr=b.w >= on - e_max * (series - m.series[layout]) - big * (1 - b.side))
+        m.energy_per_km.set_value(m.energy_per_km.expr + b.delta * b.w)
+    b.delta.set_value(max(float(d.design_correction[(pair, layout, series)] - d.correction[pair]), 0.0))

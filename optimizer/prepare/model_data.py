@@ -93,7 +93,7 @@ class ModelData:
     continuous_need_can_bind: np.ndarray  # (needs, pairs): False where the smallest pack the pair's motor can
                                           # run on already holds the need at the pair's heaviest build
     fit: EnergyFit
-    correction: np.ndarray             # multiplies a pair's energy per km after verification (1 = none)
+    correction: np.ndarray             # multiplies a pair's energy per km until a design of it is simulated (1 = none)
     # lightweighting curve
     lw_width_kg: np.ndarray
     lw_cost_usd_per_kg: np.ndarray
@@ -112,6 +112,9 @@ class ModelData:
     sites: SiteData | None = None      # the assembly-site decision's cost coefficients (prepare/sites.py)
     content: ContentData | None = None # required lines in force, content options (prepare/content.py)
     option_m_wh_per_km: np.ndarray | None = None  # (energy options,): big-M of each option's Wh/km delta
+    # {(pair, layout, series): factor} measured by simulating that design: replaces the pair's
+    # correction for exactly that pack on that pair (solving/certificate.py)
+    design_correction: dict = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     prep_seconds: float = 0.0
 
@@ -137,14 +140,24 @@ class ModelData:
         """Pack terminal power each continuous need draws from the pair at this test mass (W)."""
         return self.continuous_need_w0[:, pair] + self.continuous_need_w_per_kg[:, pair] * test_mass_kg
 
-    def wh_per_km(self, pair: int, test_mass_kg: float, options: tuple[int, ...] = ()) -> float:
-        """The linear model's energy per km (after correction), before pack losses, with the chosen
-        content options' deltas (indices into content.options; those without an energy effect add 0)."""
-        base = self.correction[pair] * self.fit.wh_per_km(pair, test_mass_kg)
+    def energy_factor(self, pair: int, layout: int | None = None, series: int | None = None) -> float:
+        """The factor on the pair's fitted energy per km: the design's own once simulated, else the pair's."""
+        own = self.design_correction.get((pair, layout, series))
+        return float(self.correction[pair] if own is None else max(own, self.correction[pair]))
+
+    def option_wh_per_km(self, pair: int, test_mass_kg: float, options: tuple[int, ...] = ()) -> float:
+        """What the chosen content options (indices into content.options) add to the pair's energy per km
+        (those without an energy effect add 0); the MILP adds the same deltas, unfactored (milp/content.py)."""
         if self.content is None or self.fit.option_intercept_wh_per_km is None:
-            return base
-        return base + sum(self.fit.option_wh_per_km(pair, k, test_mass_kg)
-                          for k, o in enumerate(self.content.energy_options) if o in options)
+            return 0.0
+        return float(sum(self.fit.option_wh_per_km(pair, k, test_mass_kg)
+                         for k, o in enumerate(self.content.energy_options) if o in options))
+
+    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int | None = None, series: int | None = None,
+                  options: tuple[int, ...] = ()) -> float:
+        """The linear model's energy per km (after correction), before pack losses, with the options' deltas."""
+        return (self.energy_factor(pair, layout, series) * self.fit.wh_per_km(pair, test_mass_kg)
+                + self.option_wh_per_km(pair, test_mass_kg, options))
 
 
 # Fit rows are cached per pair under everything they depend on (catalog, cycle, payload, limits,

@@ -3,10 +3,10 @@
     solution = solve("us_kei_15k", top=3)
     solution = solve(problem, extend=lambda model, data: model.pack_mass_cap.add(...))
 
-Every design returned has been re-simulated with the full time-step model on the problem's cycle;
-its predicted range agrees with the simulation within `verify_tolerance`. When the linear model
-drifts further, the pair's energy per km is corrected to the simulation and the MILP re-solved, so
-the optimum is found on a model that agrees with the simulation where it matters.
+Every design returned has been re-simulated with the full time-step model on the problem's cycle,
+and is proven best by simulation: the certificate loop (certificate.py) simulates every design
+whose bound beats the verified best, correcting the model on each simulated (pair, cell, parallel)
+layout, until the model's optimum is a design already simulated.
 
 The `extend` hook (PyPSA's `extra_functionality`) receives the built Pyomo model and its
 `ModelData` before the first solve, and adds constraints (or variables) of its own. The same hook
@@ -21,22 +21,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pyomo.environ as pyo
 
 from kei.errors import SolverError, UsageError
 from kei.optimizer.answers.binding import binding_constraints
-from kei.optimizer.answers.design import Design, decode, evaluate, to_vehicle
+from kei.optimizer.answers.design import Design, evaluate
 from kei.optimizer.answers.solution import Solution
 from kei.optimizer.inputs.parts import Catalog
 from kei.optimizer.inputs.problem import Problem, load_problem
 from kei.optimizer.milp import build_model
 from kei.optimizer.prepare.model_data import ModelData, check_catalog, prepare
+from kei.optimizer.solving.certificate import (
+    Certificate,
+    break_ties_on_price,
+    certified_optimum,
+    optimize,
+    start_certificate,
+)
 from kei.optimizer.solving.infeasible import explain
-from kei.optimizer.solving.ratio import maximize_ratio
-from kei.optimizer.solving.solver import Solver, SolverSettings, Status, load_solver_settings
+from kei.optimizer.solving.solver import Solver, SolverSettings, load_solver_settings
 from kei.vehicle.cycles import load_cycle
-from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_model_defaults
 
 Extend = Callable[[pyo.ConcreteModel, ModelData], None]
@@ -86,9 +90,10 @@ def solve(problem: Problem | str | Path, *, top: int = 1, price_cap_usd: float |
     seconds["build"] = time.perf_counter() - t
     sol = Solution(problem=problem, data=data, designs=[], seconds=seconds, user_constraints=user)
     seconds["solve"] = seconds["verify"] = 0.0
-    # solve + verify, K times with no-good cuts
+    cert = start_certificate(model, data, settings) if verify else None
+    # solve + verify (the certificate loop), K times with no-good cuts
     for k in range(top):
-        design = _solve_verified(model, solver, data, settings, sol, verify=verify)
+        design = _solve_verified(model, solver, data, settings, sol, verify=verify, cert=cert)
         if design is None:
             if k == 0:
                 raise explain(problem, catalog, cycle, defaults, settings, extend=extend)
@@ -98,6 +103,7 @@ def solve(problem: Problem | str | Path, *, top: int = 1, price_cap_usd: float |
         sol.designs.append(design)
         add_distinct_cut(model, data, design)
     seconds["total"] = time.perf_counter() - t_start
+    sol.certificate = cert.to_dict() if cert is not None else None
     return sol
 
 
@@ -135,65 +141,28 @@ def _binding_user_constraints(model: pyo.ConcreteModel, names: list[str]) -> lis
 
 
 def _solve_verified(model, solver: Solver, data: ModelData, settings: SolverSettings, sol: Solution, *,
-                    verify: bool) -> Design | None:
-    design = None
-    for round_ in range(settings.max_corrections + 1):
-        t = time.perf_counter()
-        choice, gap = _optimize(model, solver, data, settings, sol)
-        sol.seconds["solve"] += time.perf_counter() - t
-        if choice is None:
-            return None
-        design = evaluate(data, choice)
-        if not sol.designs:  # the reported gap is the best design's
-            sol.gap = gap
+                    verify: bool, cert: Certificate | None) -> Design | None:
+    stats = {"milps": 0, "solve": 0.0, "verify": 0.0, "corrections": 0, "gap": None}
+    try:
         if not verify:
-            return design
-        t = time.perf_counter()
-        verify_design(data, design)
-        sol.seconds["verify"] += time.perf_counter() - t
-        if abs(design.drift) <= settings.correct_above:
-            return design
-        if round_ < settings.max_corrections:
-            # Refit the pair around the chosen point: scale its energy per km to what the full
-            # simulation says for this design, then re-solve (the optimum may move).
-            p = choice.pair
-            data.correction[p] *= 1.0 + design.drift
-            model.correction[p].set_value(float(data.correction[p]))
-            sol.corrections += 1
-    if abs(design.drift) <= settings.verify_tolerance:
-        return design
-    raise SolverError(f"the linear model still differs from the simulation by {design.drift:+.1%} for "
-                      f"{design.cell.id}/{design.motor.id}/{design.body.id} after {settings.max_corrections} "
-                      "corrections; not reporting a range the simulation does not confirm")
-
-
-def _optimize(model, solver: Solver, data: ModelData, settings: SolverSettings, sol: Solution):
-    """One optimum of the current model: (Choice, certified gap) or (None, None) if infeasible."""
-    if data.problem.objective == "max_range":
-        d_min = float(np.min(data.correction * (data.fit.intercept_wh_per_km
-                                                + data.fit.slope_wh_per_km_per_kg * data.pair_mass_lo_kg)))
-        res = maximize_ratio(model, solver, settings, d_min=d_min)
-        sol.milps += res.iterations
-        if res.status is Status.INFEASIBLE:
-            return None, None
-        return decode(model, data), res.gap
-    res = solver.solve()
-    sol.milps += 1
-    if res.status is Status.INFEASIBLE:
-        return None, None
-    if res.status is not Status.OPTIMAL:
-        raise SolverError(f"MILP ended {res.status.value} after {res.seconds:.1f} s")
-    return decode(model, data), res.gap
-
-
-def verify_design(data: ModelData, design: Design) -> None:
-    """Simulate the design file with the full time-step model on the problem's cycle."""
-    result = simulate(to_vehicle(data, design), data.cycle)
-    design.verified_range_km = result.range_km
-    design.verified_wh_per_km = result.energy_wh_per_km
-    design.trace_miss_s = result.trace_miss_s
-    design.verified_band = result.band
-    design.valid_test = result.valid_test
+            choice, _ = optimize(model, solver, data, settings, stats, data.problem.objective)
+            design = None if choice is None else evaluate(data, choice)
+        else:
+            design = certified_optimum(model, solver, data, settings, cert, stats, data.problem.objective)
+            if design is not None and data.problem.objective == "max_range":
+                design = break_ties_on_price(model, solver, data, settings, cert, stats, design)
+    finally:
+        sol.milps += stats["milps"]
+        sol.corrections += stats["corrections"]
+        sol.seconds["solve"] += stats["solve"]
+        sol.seconds["verify"] += stats["verify"]
+    if design is not None and not sol.designs:  # the reported gap is the best design's
+        sol.gap = stats["gap"]
+    if design is not None and verify and abs(design.drift) > settings.verify_tolerance:
+        raise SolverError(f"the linear model differs from the simulation by {design.drift:+.1%} for "
+                          f"{design.cell.id}/{design.motor.id}/{design.body.id}; not reporting a range the "
+                          "simulation does not confirm")
+    return design
 
 
 def add_distinct_cut(model, data: ModelData, design: Design) -> None:

@@ -25,8 +25,10 @@ SETTINGS_FIELDS = (
     Field("max_ratio_iterations", int, "-", "Dinkelbach iteration limit", min=1),
     Field("time_limit_s", float, "s", "time limit per MILP", min=0.01),
     Field("verify_tolerance", float, "-", "allowed |predicted / simulated range - 1|", min=0.0, max=0.5),
-    Field("correct_above", float, "-", "drift above which the linear model is corrected", min=0.0, max=0.5),
-    Field("max_corrections", int, "-", "correct-and-re-solve rounds before giving up", min=0),
+    Field("certificate_margin", float, "-", "most an unsimulated design may beat its fitted range by, beyond the fit error",
+          min=0.0, max=0.2),
+    Field("tie_tolerance", float, "-", "ranges this close (relative) tie, and the cheaper design wins", min=0.0, max=0.05),
+    Field("max_simulations", int, "-", "simulations per certificate before the answer is reported unproven", min=1),
     Field("fit_mass_points", int, "-", "masses per motor x body pair in the energy fit", min=3, max=50),
     Field("accel_speed_points", int, "-", "velocity grid of the 0-100 km/h integral", min=20),
     Field("accel_bisection_steps", int, "-", "bisection steps of the 0-100 km/h mass limit", min=5, max=200),
@@ -41,8 +43,9 @@ class SolverSettings:
     max_ratio_iterations: int
     time_limit_s: float
     verify_tolerance: float
-    correct_above: float
-    max_corrections: int
+    certificate_margin: float
+    tie_tolerance: float
+    max_simulations: int
     fit_mass_points: int
     accel_speed_points: int
     accel_bisection_steps: int

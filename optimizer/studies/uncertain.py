@@ -41,10 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kei.errors import ConfigError
+from kei.errors import ConfigError, UsageError
 from kei.optimizer.studies.overrides import SCALE, SET, Override, check_key
 from kei.resources import config_file
-from kei.errors import UsageError
 from kei.schema import Field, read_toml, validate_table
 from kei.vehicle.files import load_model_defaults
 from kei.vehicle.uncertainty import Z_90, load_uncertainty, normal_quantile
