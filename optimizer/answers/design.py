@@ -158,13 +158,6 @@ def decode(m, d: ModelData) -> Choice:
                   site=d.sites.index(site), options=options)
 
 
-def baseline_options(d: ModelData) -> tuple[int, ...]:
-    """Each group's first option (the catalog's baseline): a choice made without the MILP."""
-    if d.content is None:
-        return ()
-    return tuple(int(d.content.group_members(g)[0]) for g in range(len(d.content.groups)))
-
-
 def content_lines(d: ModelData, options: tuple[int, ...]) -> dict:
     """The content of a design by line: required (by standard; in the glider or added), pending (later
     model years) and the chosen options, each with cost (before site duty) and mass."""

@@ -4,6 +4,8 @@
     objective = "max_range"          # or "min_price" (then min_range_km is required)
     cycle = "epa_combined"
     price_cap_usd = 15000.0
+    model_year = 2027                # which required content is in force (default: content.toml's)
+    climate = "test"                 # or "cold": a winter duty on which the HVAC options draw
     [regulation]  profile = "us_kei" plus any limit of configs/regulations.toml to override
     [performance] min_top_speed_kmh, max_accel_0_100_s, grade_percent + grade_speed_kmh, follow_cycle
     [price]       model = "us_2025" plus any key of the price model to override
