@@ -118,3 +118,16 @@ def test_bad_content_config_names_the_file_and_the_key():
     with pytest.raises(ConfigError) as err:
         kei.solve(bad)
     assert "regulation.required_content" in str(err.value) and "no_such_line" in str(err.value)
+
+
+@pytest.mark.parametrize("profile", ["us_lsv", "us_msv"])
+def test_a_speed_capped_class_that_cannot_follow_the_cycle_says_so(profile):
+    from kei.errors import InfeasibleError
+    from kei.optimizer.inputs.regulations import load_limits
+
+    p = load_problem("us_kei_15k")
+    limits = load_limits(profile)
+    assert limits.max_top_speed_kmh is not None and limits.required_content   # a speed class with its own content
+    with pytest.raises(InfeasibleError) as err:
+        kei.solve(replace(p, limits=limits))
+    assert f"above the {profile} speed cap of {limits.max_top_speed_kmh:g} km/h" in err.value.explanation
