@@ -168,7 +168,8 @@ def content_lines(d: ModelData, options: tuple[int, ...]) -> dict:
                       "in_glider": r.in_glider, "from_model_year": r.from_model_year}
     chosen = [{"group": cd.options[i].group, "id": cd.options[i].id, "name": cd.options[i].name,
                "cost_usd": float(cd.option_cost_usd[i]), "mass_kg": float(cd.option_mass_kg[i])} for i in options]
-    return {"profile": d.problem.limits.profile, "model_year": cd.model_year, "climate": cd.climate,
+    return {"profile": d.problem.limits.profile, "profile_description": d.problem.limits.description,
+            "model_year": cd.model_year, "climate": cd.climate,
             "required": [line(r) for r in cd.lines], "pending": [line(r) for r in cd.pending],
             "required_added_cost_usd": cd.required_cost_usd, "required_added_mass_kg": cd.required_mass_kg,
             "options": chosen, "options_cost_usd": float(sum(c["cost_usd"] for c in chosen)),

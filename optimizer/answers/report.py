@@ -70,7 +70,8 @@ def content_text(x) -> list[str]:
     if not c:
         return []
     out = [f"  content        {c['profile']} requires, model year {c['model_year']}: ${c['required_added_cost_usd']:,.0f} and "
-           f"{c['required_added_mass_kg']:.1f} kg added (before duty and RPE)"]
+           f"{c['required_added_mass_kg']:.1f} kg added (before duty and RPE)"
+           + (f"; {c['profile_description']}" if c.get("profile_description") else "")]
     for r in c["required"]:
         where = "in the glider" if r["in_glider"] else "added"
         out.append(f"    {r['standard']:<16} {r['id']}: ${r['cost_usd']:,.0f}, {r['mass_kg']:.1f} kg ({where})")
