@@ -32,6 +32,7 @@ def solution_json(sol: Solution, design_file: str | None = None) -> dict:
         "gap": sol.gap,
         "milps": sol.milps,
         "corrections": sol.corrections,
+        "certificate": sol.certificate,
         "design_space": d.design_space_size,
         "screened_design_space": d.screened_space_size,
         "pairs": d.n_pairs,
@@ -137,8 +138,14 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     gap = f"gap {sol.gap:.1e}" if sol.gap is not None else "gap n/a"
     lines.append(f"  solved         {s['total']:.2f} s (prepare {s['prepare']:.2f}, build {s['build']:.2f}, solve "
                  f"{s['solve']:.2f}, verify {s['verify']:.2f}); {sol.milps} MILPs, {gap}, "
-                 f"{sol.corrections} model corrections; design space {d.design_space_size:.2e} combinations "
+                 f"{sol.corrections} simulations; design space {d.design_space_size:.2e} combinations "
                  f"({d.screened_space_size:.2e} after screening, {d.n_pairs} motor x body pairs)")
+    c = sol.certificate
+    if c is not None:
+        lines.append(f"  certificate    {'proven' if c['proven'] else 'NOT proven'}: {c['simulations']} designs simulated, every "
+                     f"design whose bound (fit + {c['margin_max']:.2%}) beat the answer among them"
+                     + ("" if c["proven"] else f"; premise violated by {max(c['premise_violations'], default=0):.2%} or "
+                        "max_simulations reached (configs/solver.toml)"))
     if len(sol.designs) > 1:
         bats = [f"{y.cell.id} {y.series}s{y.parallel}p {y.pack_energy_wh / 1000:.1f} kWh" for y in sol.designs]
         wb, wm = max(map(len, bats)), max(len(y.motor.id) for y in sol.designs)
