@@ -26,6 +26,7 @@ class Choice:
     pair: int            # index into the data's motor x body pairs
     lightweighting_kg: float
     site: int = 0        # index into the data's sites (d.sites.names)
+    options: tuple[int, ...] = ()  # content options chosen, indices into d.content.options (one per group)
 
     def parts_key(self, d: ModelData) -> tuple[str, str, str]:
         """What makes two designs distinct for --top K: the parts (cell, motor, body)."""
@@ -71,6 +72,7 @@ class Design:
     duties: list = field(default_factory=list)    # duty by line: line, rate, base_usd, amount_usd, rule
     credits: list = field(default_factory=list)   # manufacturing credits by line (negative amounts)
     other_sites: list = field(default_factory=list)  # the same parts at every other open site: site, price_usd
+    content: dict = field(default_factory=dict)   # required lines (by standard) and chosen options, cost and mass
 
     @property
     def cells(self) -> int:
@@ -125,6 +127,7 @@ class Design:
             # What would change the site: the same parts built at each other site (None: its content rule fails).
             "other_sites": [{"site": y["site"], "price_usd": None if y["price_usd"] is None else round(y["price_usd"], 2)}
                             for y in x.other_sites],
+            "content": x.content,
             "fit_error": round(x.fit_error, 6),
             "performance_mass_limit_kg": None if x.perf_mass_limit_kg == float("inf") else round(x.perf_mass_limit_kg, 2),
             "trace_miss_s": x.trace_miss_s,
@@ -144,9 +147,33 @@ def decode(m, d: ModelData) -> Choice:
     pair = max(m.PAIRS, key=lambda p: pyo.value(m.pair[p]))
     lw = float(sum(pyo.value(m.lw[k]) for k in m.SEGMENTS)) if len(m.SEGMENTS) else 0.0
     site = max(m.SITES, key=lambda s: pyo.value(m.site_chosen[s]))
+    options = ()
+    if d.content is not None and d.content.options:
+        ids = [o.id for o in d.content.options]
+        options = tuple(sorted(ids.index(max(members, key=lambda o: pyo.value(m.content_chosen[o])))
+                               for members in ([o.id for o in d.content.options if o.group == g]
+                                               for g in d.content.groups)))
     return Choice(layout=int(layout), series=int(round(pyo.value(m.series[layout]))), pair=int(pair),
                   lightweighting_kg=max(0.0, min(lw, float(d.body_lw_max_kg[d.pair_body[pair]]))),
-                  site=d.sites.index(site))
+                  site=d.sites.index(site), options=options)
+
+
+def content_lines(d: ModelData, options: tuple[int, ...]) -> dict:
+    """The content of a design by line: required (by standard; in the glider or added), pending (later
+    model years) and the chosen options, each with cost (before site duty) and mass."""
+    cd = d.content
+    if cd is None:
+        return {}
+    line = lambda r: {"id": r.id, "standard": r.standard, "cost_usd": r.cost_usd, "mass_kg": r.mass_kg,  # noqa: E731
+                      "in_glider": r.in_glider, "from_model_year": r.from_model_year}
+    chosen = [{"group": cd.options[i].group, "id": cd.options[i].id, "name": cd.options[i].name,
+               "cost_usd": float(cd.option_cost_usd[i]), "mass_kg": float(cd.option_mass_kg[i])} for i in options]
+    return {"profile": d.problem.limits.profile, "profile_description": d.problem.limits.description,
+            "model_year": cd.model_year, "climate": cd.climate,
+            "required": [line(r) for r in cd.lines], "pending": [line(r) for r in cd.pending],
+            "required_added_cost_usd": cd.required_cost_usd, "required_added_mass_kg": cd.required_mass_kg,
+            "options": chosen, "options_cost_usd": float(sum(c["cost_usd"] for c in chosen)),
+            "options_mass_kg": float(sum(c["mass_kg"] for c in chosen)), **cd.effects(options)}
 
 
 def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
@@ -157,15 +184,23 @@ def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
     n = s * par
     lw = ch.lightweighting_kg
     pack_mass = n * d.cell_pack_mass_kg[ci]
+    cd = d.content
+    opts = tuple(ch.options)
+    req_mass = cd.required_mass_kg if cd is not None else 0.0
+    req_usd = cd.required_cost_usd if cd is not None else 0.0
+    opt_mass = float(sum(cd.option_mass_kg[i] for i in opts)) if cd is not None else 0.0
+    opt_usd = float(sum(cd.option_cost_usd[i] for i in opts)) if cd is not None else 0.0
     mass = {"glider": float(d.body_mass_kg[bi]), "lightweighting": -lw, "drive_unit": float(d.motor_mass_kg[mi]),
-            "battery_pack": float(pack_mass), "fixed_content": d.fixed_mass_kg}
+            "battery_pack": float(pack_mass), "fixed_content": d.fixed_mass_kg - req_mass, "required_content": req_mass,
+            "content_options": opt_mass}
     curb = sum(mass.values())
     test = curb + d.payload_kg
     mass["payload"] = d.payload_kg
     price_model = d.problem.price
     lw_cost = lightweighting_cost_usd(d, lw)
     site = price_model.site(d.sites.names[ch.site])
-    lines = site_lines(price_model, site, body, motor, cell, n, float(d.cell_integration_usd[ci]), lw_cost)
+    lines = site_lines(price_model, site, body, motor, cell, n, float(d.cell_integration_usd[ci]), lw_cost,
+                       required_content_usd=req_usd, options_usd=opt_usd)
     bom = {k: float(v) for k, v in lines["bom"].items()}
     tariffs = float(sum(x["amount_usd"] for x in lines["duties"]))
     credits = float(sum(x["amount_usd"] for x in lines["credits"]))
@@ -179,12 +214,13 @@ def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
     for k, name in enumerate(d.sites.names):
         if k == ch.site:
             continue
-        ok = site_meets_rvc(d.sites, k, bi, mi, ci, n, lw_cost)
-        cost = site_cost_usd(d.sites, k, bi, mi, ci, n, lw_cost)
+        ok = site_meets_rvc(d.sites, k, bi, mi, ci, n, lw_cost, options_usd=opt_usd)
+        cost = site_cost_usd(d.sites, k, bi, mi, ci, n, lw_cost, options_usd=opt_usd)
         others.append({"site": name, "price_usd": cost * d.price_per_bom if ok else None})
     others.sort(key=lambda y: (y["price_usd"] is None, y["price_usd"] or 0.0))
     pair = ch.pair
-    whkm = d.wh_per_km(pair, test, ch.layout, ch.series) if factor is None else factor * d.fit.wh_per_km(pair, test)
+    whkm = (d.wh_per_km(pair, test, ch.layout, ch.series, opts) if factor is None
+            else factor * d.fit.wh_per_km(pair, test) + d.option_wh_per_km(pair, test, opts))
     loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
     label_energy = d.range_energy_factor * d.cell_energy_wh[ci] * (n - loss_cells)
     range_km = label_energy / whkm if whkm > 0 else float("nan")  # nan: data prepared without energy fits
@@ -202,7 +238,8 @@ def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
         energy_wh_per_km=float(whkm * n / (n - loss_cells)) if whkm > 0 else float("nan"),
         range_km=float(range_km), perf_mass_limit_kg=float(d.pair_perf_max_kg[pair]),
         perf_limit=PERF_NAMES[limit] if limit >= 0 else "", fit_error=float(d.fit.max_rel_error[pair]),
-        site=site.name, duties=lines["duties"], credits=lines["credits"], other_sites=others)
+        site=site.name, duties=lines["duties"], credits=lines["credits"], other_sites=others,
+        content=content_lines(d, opts))
 
 
 def to_vehicle(d: ModelData, design: Design) -> Vehicle:
@@ -211,13 +248,18 @@ def to_vehicle(d: ModelData, design: Design) -> Vehicle:
     scale = design.motor.peak_efficiency / max(defaults["motor"]["efficiency_values"])
     motor = design.motor
     gear = motor.gear_ratio or defaults["driveline"]["gear_ratio"]
+    # The chosen content options' effects go into the file, so the simulation checks them too.
+    fx = design.content or {"drag_area_scale": 1.0, "crr_scale": 1.0, "auxiliary_power_w": 0.0}
     raw = {
         "name": f"{d.problem.name}: {design.cell.id} {design.series}s{design.parallel}p, {motor.id}, {design.body.id}",
         "description": (f"{design.body.name}; {motor.name}; {design.cell.name}, {design.series}s{design.parallel}p "
-                        f"{design.pack_energy_wh / 1000:.2f} kWh; lightweighting {design.lightweighting_kg:.1f} kg"),
+                        f"{design.pack_energy_wh / 1000:.2f} kWh; lightweighting {design.lightweighting_kg:.1f} kg"
+                        + "".join(f"; {o['id']}" for o in (design.content or {}).get("options", [])
+                                  if o["cost_usd"] or o["mass_kg"])),
         "body": {"id": design.body.id, "curb_mass_kg": round(design.curb_mass_kg, 3),
-                 "drag_coefficient": design.body.drag_coefficient, "frontal_area_m2": design.body.frontal_area_m2,
-                 "rolling_resistance_coefficient": design.body.rolling_resistance_coefficient,
+                 "drag_coefficient": design.body.drag_coefficient * fx["drag_area_scale"],
+                 "frontal_area_m2": design.body.frontal_area_m2,
+                 "rolling_resistance_coefficient": design.body.rolling_resistance_coefficient * fx["crr_scale"],
                  "length_m": design.body.length_m, "width_m": design.body.width_m, "height_m": design.body.height_m},
         "battery": {"energy_kwh": design.pack_energy_wh / 1000.0, "nominal_voltage_v": design.pack_voltage_v,
                     "chemistry": design.cell.chemistry, "series": design.series, "parallel": design.parallel,
@@ -227,6 +269,7 @@ def to_vehicle(d: ModelData, design: Design) -> Vehicle:
                   "efficiency_power_fractions": list(defaults["motor"]["efficiency_power_fractions"]),
                   "efficiency_values": [round(x * scale, 6) for x in defaults["motor"]["efficiency_values"]]},
         "driveline": {"gear_ratio": gear},
+        "auxiliary": {"power_w": defaults["auxiliary"]["power_w"] + fx["auxiliary_power_w"]},
         "load": {"payload_kg": d.payload_kg},
         "design": {"problem": d.problem.file or d.problem.name, "cycle": d.cycle.name,
                    "price_usd": round(design.price_usd, 2), "predicted_range_km": round(design.range_km, 3),

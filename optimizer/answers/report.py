@@ -64,6 +64,29 @@ def site_lines_text(x: Design) -> list[str]:
     return out
 
 
+def content_text(x) -> list[str]:
+    """The content lines: what the profile requires by standard (added, or in the glider already),
+    what comes in a later model year, and the options the MILP chose."""
+    c = x.content
+    if not c:
+        return []
+    out = [f"  content        {c['profile']} requires, model year {c['model_year']}: ${c['required_added_cost_usd']:,.0f} and "
+           f"{c['required_added_mass_kg']:.1f} kg added (before duty and RPE)"
+           + (f"; {c['profile_description']}" if c.get("profile_description") else "")]
+    for r in c["required"]:
+        where = "in the glider" if r["in_glider"] else "added"
+        out.append(f"    {r['standard']:<16} {r['id']}: ${r['cost_usd']:,.0f}, {r['mass_kg']:.1f} kg ({where})")
+    for r in c["pending"]:
+        out.append(f"    {r['standard']:<16} {r['id']}: ${r['cost_usd']:,.0f}, {r['mass_kg']:.1f} kg "
+                   f"(from model year {r['from_model_year']}, not yet)")
+    chosen = ", ".join(f"{o['group']} {o['id']}" + (f" ${o['cost_usd']:,.0f} {o['mass_kg']:.1f} kg" if o["cost_usd"] or o["mass_kg"]
+                                                     else "") for o in c["options"])
+    if chosen:
+        out.append(f"    options (climate {c['climate']}): {chosen}; Cd A x {c['drag_area_scale']:g}, Crr x "
+                   f"{c['crr_scale']:g}, auxiliary {c['auxiliary_power_w']:+.0f} W")
+    return out
+
+
 def solution_text(sol: Solution, design_file: str | None = None) -> str:
     p, d, x = sol.problem, sol.data, sol.best
     cap = f", price cap ${d.price_cap_usd:,.0f}" if d.price_cap_usd is not None else ""
@@ -90,7 +113,8 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
     mk = x.mass_kg
     lines.append(f"  mass           curb {x.curb_mass_kg:,.0f} kg = glider {mk['glider']:.0f} - lightweighting "
                  f"{-mk['lightweighting']:.1f} + drive unit {mk['drive_unit']:.0f} + pack {mk['battery_pack']:.0f} "
-                 f"+ fixed content {mk['fixed_content']:.0f}; test mass {x.test_mass_kg:,.0f} kg "
+                 f"+ fixed content {mk['fixed_content']:.0f} + required content {mk.get('required_content', 0.0):.1f} "
+                 f"+ content options {mk.get('content_options', 0.0):.1f}; test mass {x.test_mass_kg:,.0f} kg "
                  f"(payload {mk['payload']:.0f})")
     pr = x.price
     pm = p.price
@@ -98,9 +122,11 @@ def solution_text(sol: Solution, design_file: str | None = None) -> str:
                  f"(RPE) x {1 + pm.sales_tax_rate:g} (tax); BOM: glider ${pr['bom_glider']:,.0f}, drive unit "
                  f"${pr['bom_drive_unit']:,.0f}, cells ${pr['bom_cells']:,.0f}, pack integration "
                  f"${pr['bom_pack_integration']:,.0f}, lightweighting ${pr['bom_lightweighting']:,.0f}, fixed content "
-                 f"${pr['bom_fixed_content']:,.0f}, assembly ${pr['bom_assembly']:,.0f}, duties ${pr['duties']:,.0f}"
+                 f"${pr['bom_fixed_content']:,.0f}, required content ${pr.get('bom_required_content', 0.0):,.0f}, "
+                 f"content options ${pr.get('bom_content_options', 0.0):,.0f}, assembly ${pr['bom_assembly']:,.0f}, duties ${pr['duties']:,.0f}"
                  + (f", credits ${pr['credits']:,.0f}" if pr['credits'] else ""))
     lines.extend(site_lines_text(x))
+    lines.extend(content_text(x))
     sim = f", simulated {x.verified_wh_per_km:.1f}" if x.verified_wh_per_km is not None else ""
     lines.append(f"  energy         {x.energy_wh_per_km:.1f} Wh/km at the pack (model{sim}); energy fit error "
                  f"{x.fit_error:.2%} (worst pair {float(d.fit.max_rel_error.max(initial=0)):.2%})")

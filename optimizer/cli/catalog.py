@@ -38,7 +38,10 @@ def body_row(b: BodySpec) -> dict:
 def catalog_dict(cat: Catalog) -> dict:
     return {"source": cat.source, "cells": [cell_row(c, lim) for c, lim in zip(cat.cells, parallel_limits(cat))],
             "motors": [motor_row(m) for m in cat.motors], "bodies": [body_row(b) for b in cat.bodies],
-            "pack": asdict(cat.pack), "lightweighting": [asdict(s) for s in cat.lightweighting]}
+            "pack": asdict(cat.pack), "lightweighting": [asdict(s) for s in cat.lightweighting],
+            "content": {"default_model_year": cat.content.default_model_year,
+                        "required": [asdict(r) for r in cat.content.required],
+                        "options": [asdict(o) for o in cat.content.options]}}
 
 
 # ---- tables: one column list per part kind serves text and Markdown ---------------------------
@@ -59,6 +62,16 @@ MOTOR_COLUMNS = (
     ("N m", "peak_torque_nm", ".0f"), ("rpm", "max_speed_rpm", ".0f"), ("ratio", "gear_ratio", ".2f"),
     ("eff", "peak_efficiency", ".2f"), ("V min", "min_voltage_v", ".0f"), ("V max", "max_voltage_v", ".0f"),
     ("kg", "mass_kg", ".0f"), ("$", "cost_usd", ".0f"), ("$/kW", "cost_usd_per_kw", ".1f"), ("origin", "origin", "s"),
+)
+REQUIRED_COLUMNS = (
+    ("id", "id", "s"), ("standard", "standard", "s"), ("$", "cost_usd", ".0f"), ("kg", "mass_kg", ".1f"),
+    ("from MY", lambda r: str(r["from_model_year"]) if r["from_model_year"] else "-", "s"),
+    ("in glider", "in_glider", "s"),
+)
+OPTION_COLUMNS = (
+    ("group", "group", "s"), ("id", "id", "s"), ("$", "cost_usd", ".0f"), ("kg", "mass_kg", ".1f"),
+    ("CdA x", "drag_area_scale", ".2f"), ("Crr x", "crr_scale", ".2f"), ("aux W", "auxiliary_power_w", ".0f"),
+    ("cold aux W", "cold_auxiliary_power_w", ".0f"),
 )
 BODY_COLUMNS = (
     ("id", "id", "s"), ("material", "material", "s"), ("L x W x H m", _dims, "s"), ("glider kg", "glider_mass_kg", ".0f"),
@@ -116,6 +129,13 @@ def render(cat: Catalog, markdown: bool = False) -> str:
         steps.append(f"{start_kg:.0f}-{s.up_to_kg:.0f} kg at ${s.cost_usd_per_kg:.2f}/kg")
         start_kg = s.up_to_kg
     out.append(f"{bullet}lightweighting: " + (", ".join(steps) if steps else "none (no curve given)"))
+    if cat.content.required or cat.content.options:
+        out += ["", heading(f"Required content lines ({len(cat.content.required)}; a regulatory profile's "
+                            f"required_content, default model year {cat.content.default_model_year})")]
+        out += _table(data["content"]["required"], REQUIRED_COLUMNS, markdown)
+        out += ["", heading(f"Content options ({len(cat.content.options)} in {len(cat.content.groups)} groups, "
+                            "one per group chosen by the MILP; the first is the baseline)")]
+        out += _table(data["content"]["options"], OPTION_COLUMNS, markdown)
     return "\n".join(out) + "\n"
 
 

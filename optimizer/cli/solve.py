@@ -43,6 +43,7 @@ def run_solve(args) -> int:
                   f"price ${sol.best.price_usd:,.0f}, assembled at {sol.best.site}.\n"
                   + "".join(f"Duty: {y['line']}: {y['rate']:.1%} of ${y['base_usd']:,.0f} = ${y['amount_usd']:,.0f} "
                             f"({y['rule']}).\n" for y in sol.best.duties)
+                  + _content_header(sol.best.content)
                   + f"Check: kei simulate {args.out} --cycle {sol.data.cycle.name}")
         write_vehicle(to_vehicle(sol.data, sol.best), args.out, header=header)
     if args.json:
@@ -50,6 +51,16 @@ def run_solve(args) -> int:
     else:
         print(solution_text(sol, args.out))
     return 0
+
+
+def _content_header(c: dict) -> str:
+    if not c:
+        return ""
+    added = [r for r in c["required"] if not r["in_glider"]]
+    opts = [o for o in c["options"] if o["cost_usd"] or o["mass_kg"]]
+    return (f"Content ({c['profile']}, model year {c['model_year']}): "
+            + (", ".join(f"{r['standard']} ${r['cost_usd']:,.0f}" for r in added) or "no lines added")
+            + "; options: " + (", ".join(f"{o['id']} ${o['cost_usd']:,.0f}" for o in opts) or "baseline") + ".\n")
 
 
 def _show_design_at_floor(problem, err: InfeasibleError, problem_path: str) -> None:

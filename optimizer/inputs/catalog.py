@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kei.errors import ConfigError
+from kei.optimizer.inputs.content import FILE_NAME as CONTENT_FILE
+from kei.optimizer.inputs.content import load_content
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
 from kei.resources import config_file
 from kei.schema import REQUIRED, Field, read_toml, validate_table
@@ -301,4 +303,9 @@ def load_catalog(directory: str | Path | None = None) -> Catalog:
             raise ConfigError(str(directory), None, "catalog directory not found")
         paths = {kind: directory / name for kind, name in FILE_NAMES.items()}
     raw = {kind: read_toml(path) for kind, path in paths.items()}
-    return catalog_from_dicts(**raw, files={k: str(p) for k, p in paths.items()}, source=str(directory))
+    catalog = catalog_from_dicts(**raw, files={k: str(p) for k, p in paths.items()}, source=str(directory))
+    # content.toml is optional: a catalog without it has no required lines and no options.
+    content_path = Path(directory) / CONTENT_FILE
+    if content_path.is_file():
+        catalog = replace(catalog, content=load_content(content_path))
+    return catalog

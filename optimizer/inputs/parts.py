@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kei.optimizer.inputs.content import Content
 from kei.vehicle.files import Cell
 
 
@@ -127,6 +128,7 @@ class Catalog:
     pack: PackIntegration
     lightweighting: tuple[LightweightingSegment, ...] = field(default=())
     source: str = ""                # where it was loaded from, for messages
+    content: Content = field(default=Content())  # required lines and options (content.toml; none if absent)
 
     def cell(self, cell_id: str) -> CellSpec:
         return _by_id(self.cells, cell_id, "cell")

@@ -4,6 +4,8 @@
     objective = "max_range"          # or "min_price" (then min_range_km is required)
     cycle = "epa_combined"
     price_cap_usd = 15000.0
+    model_year = 2027                # which required content is in force (default: content.toml's)
+    climate = "test"                 # or "cold": a winter duty on which the HVAC options draw
     [regulation]  profile = "us_kei" plus any limit of configs/regulations.toml to override
     [performance] min_top_speed_kmh, max_accel_0_100_s, grade_percent + grade_speed_kmh, follow_cycle
     [price]       model = "us_2025" plus any key of the price model to override
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kei.errors import ConfigError, CycleError
+from kei.optimizer.inputs.content import CLIMATES
 from kei.optimizer.inputs.price_model import PriceModel, load_price_model
 from kei.optimizer.inputs.regulations import Limits, load_limits
 from kei.resources import named
@@ -36,6 +39,10 @@ TOP_FIELDS = (
     Field("min_range_km", float, "km", "range the car must reach (required for min_price)", default=None, min=0.0),
     Field("payload_kg", float, "kg", "test payload on top of curb mass (default: the raw-trace load of configs/procedures.toml)", default=None,
           min=0.0, max=5000),
+    Field("model_year", int, "-", "model year: which required content is in force (default: content.toml's "
+          "default_model_year)", default=None, min=1990, max=2100),
+    Field("climate", str, "-", "test: the procedure as written (HVAC off); cold: a winter duty with the HVAC load "
+          "of the content options", default="test", choices=CLIMATES),
     Field("catalog", str, "-", "catalog directory (relative to the problem file; default configs/catalog)",
           default=""),
 )
@@ -74,6 +81,8 @@ class Problem:
     price: PriceModel
     description: str = ""
     file: str = ""
+    model_year: int | None = None  # None: the content file's default_model_year
+    climate: str = "test"
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -129,5 +138,6 @@ def problem_from_dict(raw: dict, *, file: str = "<problem>", base_dir: Path | No
     name = top["name"] or Path(file).stem
     return Problem(name=name, objective=top["objective"], cycle=cycle, price_cap_usd=top["price_cap_usd"],
                    min_range_km=top["min_range_km"], payload_kg=float(payload), catalog_dir=None if catalog_dir is None else str(catalog_dir),
-                   limits=limits, performance=performance, price=price, description=top["description"], file=file)
+                   limits=limits, performance=performance, price=price, description=top["description"], file=file,
+                   model_year=top["model_year"], climate=top["climate"])
 

@@ -27,6 +27,8 @@ LIMIT_FIELDS = (
     Field("max_unladen_mass_excl_battery_kg", float, "kg", "curb mass without the traction battery, limit",
           default=None, min=1),
     Field("us_crash_structure_required", bool, "-", "body must be built for the FMVSS crash tests", default=False),
+    Field("required_content", list, "-", "content lines the class requires (ids in configs/catalog/content.toml)",
+          default=[]),
 )
 
 
@@ -47,11 +49,12 @@ class Limits:
     gross_load_kg: float = 0.0
     max_unladen_mass_excl_battery_kg: float | None = None
     us_crash_structure_required: bool = False
+    required_content: tuple[str, ...] = ()
 
     def active(self) -> dict:
         """The limits that are set, for reports."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("profile", "description", "gross_load_kg") and getattr(self, f.name) not in (None, False)}
+                if f.name not in ("profile", "description", "gross_load_kg", "required_content") and getattr(self, f.name) not in (None, False)}
 
 
 def profile_names(path: str | Path | None = None) -> list[str]:
@@ -69,4 +72,5 @@ def load_limits(profile: str, overrides: dict | None = None, *, file: str = "<pr
     base = validate_table(profiles[profile], LIMIT_FIELDS, file=str(path), where=profile)
     checked = validate_table(overrides or {}, LIMIT_FIELDS, file=file, where="regulation")
     merged = {**base, **{k: checked[k] for k in (overrides or {})}}
+    merged["required_content"] = tuple(str(x) for x in merged["required_content"])
     return Limits(profile=profile, **merged)

@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 
 from kei.optimizer.milp.body import add_body, add_lightweighting
 from kei.optimizer.milp.consumption import add_consumption
+from kei.optimizer.milp.content import add_content, add_content_energy
 from kei.optimizer.milp.drive import add_drive
 from kei.optimizer.milp.mass import add_mass
 from kei.optimizer.milp.objective import add_objective, add_slack, select_objective
@@ -28,11 +29,13 @@ def build_model(d: ModelData, objective: str | None = None) -> pyo.ConcreteModel
     add_drive(m, d)
     add_body(m, d)
     add_lightweighting(m, d)
+    add_content(m, d)
     add_mass(m, d)
     add_pack_power(m, d, elastic=objective == "min_slack")
     add_performance(m, d)
     add_regulation(m, d)
     add_consumption(m, d)
+    add_content_energy(m, d)
     add_price(m, d)
     add_objective(m, d, objective or d.problem.objective)
     return m

@@ -15,7 +15,7 @@ def add_mass(m, d: ModelData) -> None:
     m.curb_mass_kg = pyo.Expression(
         expr=pyo.quicksum(float(d.body_mass_kg[b]) * m.body_chosen[b] for b in m.BODIES)
         + pyo.quicksum(float(d.motor_mass_kg[i]) * m.motor_chosen[i] for i in m.MOTORS)
-        + m.pack_mass_kg + d.fixed_mass_kg - m.lightweighting_kg)
+        + m.pack_mass_kg + d.fixed_mass_kg + m.content_mass_kg - m.lightweighting_kg)
     m.test_mass_kg = pyo.Expression(expr=m.curb_mass_kg + d.payload_kg)
     m.pair_mass = pyo.Var(m.PAIRS, within=pyo.NonNegativeReals, doc="test mass if the pair is chosen, else 0")
     m.pair_mass_split = pyo.Constraint(expr=pyo.quicksum(m.pair_mass[p] for p in m.PAIRS) == m.test_mass_kg)

@@ -30,7 +30,7 @@ def site_cost_expr(m, d: ModelData, s: int, table: str = "") -> pyo.Expression:
     return (pyo.quicksum(float(body[s, b]) * m.body_chosen[b] for b in m.BODIES)
             + pyo.quicksum(float(motor[s, i]) * m.motor_chosen[i] for i in m.MOTORS)
             + pyo.quicksum(float(cell[s, lay_cell[i]] * par[i]) * m.series[i] for i in m.LAYOUTS)
-            + float(lw[s]) * m.lightweighting_cost_usd + float(fixed[s]))
+            + float(lw[s]) * (m.lightweighting_cost_usd + m.content_cost_usd) + float(fixed[s]))
 
 
 def add_site(m, d: ModelData) -> None:

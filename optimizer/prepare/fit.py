@@ -56,14 +56,29 @@ class EnergyFit:
     mass_hi_kg: np.ndarray
     variants: int
     seconds: float
+    # per pair x energy-affecting content option (prepare/content.py): the change of Wh/km the option
+    # makes, delta = option_intercept + option_slope x mass (loss-free pack, same masses as the fit)
+    option_intercept_wh_per_km: np.ndarray | None = None
+    option_slope_wh_per_km_per_kg: np.ndarray | None = None
 
     def wh_per_km(self, pair: int, mass_kg: float) -> float:
         return float(self.intercept_wh_per_km[pair] + self.slope_wh_per_km_per_kg[pair] * mass_kg)
 
+    def option_wh_per_km(self, pair: int, option: int, mass_kg: float) -> float:
+        """What energy option `option` (its index among the fitted options) adds to the pair's Wh/km."""
+        return float(self.option_intercept_wh_per_km[pair, option] + self.option_slope_wh_per_km_per_kg[pair, option] * mass_kg)
+
 
 def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray, cycle: Cycle,
-               defaults: dict, *, top_speed_kmh: float | None, mass_points: int) -> EnergyFit:
-    """Fit Wh/km(mass) for every pair over [mass_lo_kg, mass_hi_kg] (see the module docstring)."""
+               defaults: dict, *, top_speed_kmh: float | None, mass_points: int,
+               options: tuple[tuple[float, float, float], ...] = (), tyre_crr: np.ndarray | None = None) -> EnergyFit:
+    """Fit Wh/km(mass) for every pair over [mass_lo_kg, mass_hi_kg] (see the module docstring).
+
+    `options` (drag-area scale, tyre rolling-coefficient scale, auxiliary power added in W), one per
+    content option with an energy effect: each adds `mass_points` loss-free variants per pair at the
+    same masses, in the same batch, and its delta against the base line is fitted the same way (the
+    least-squares line of the differences). `tyre_crr`: the bodies' own tyre coefficient per pair (the
+    scale applies to it, not to the road-load convention's parasitic share)."""
     start = time.perf_counter()
     n_pairs = len(mass_lo_kg)
     grid = np.linspace(0.0, 1.0, mass_points)
@@ -73,17 +88,29 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
     def per_variant(values, reps):  # pair values repeated for each of their variants
         return np.repeat(np.asarray(values, dtype=float), reps)
 
-    reps = mass_points + 1  # the mass grid with a loss-free pack, then the middle mass with the reference pack
-    mass = np.concatenate([masses, masses[:, mid:mid + 1]], axis=1).ravel()
+    n_opt = len(options)
+    reps = mass_points + 1 + n_opt * mass_points  # mass grid loss-free, middle mass with the reference pack, options
+    mass = np.concatenate([masses, masses[:, mid:mid + 1]] + [masses] * n_opt, axis=1).ravel()
     reference_r = REFERENCE_LOSS_AT_PEAK / phys.peak_power_w  # ohm at 1 V: loss share = P R / V^2
-    resistance = np.concatenate([np.zeros((n_pairs, mass_points)), reference_r[:, None]], axis=1).ravel()
+    resistance = np.concatenate([np.zeros((n_pairs, mass_points)), reference_r[:, None],
+                                 np.zeros((n_pairs, n_opt * mass_points))], axis=1).ravel()
     scale = phys.map_scale
+    tyre = phys.rolling_resistance_coefficient if tyre_crr is None else np.asarray(tyre_crr, dtype=float)
+    cda_v = np.repeat(np.asarray(phys.drag_area_m2, dtype=float)[:, None], reps, axis=1)
+    crr_v = np.repeat(np.asarray(phys.rolling_resistance_coefficient, dtype=float)[:, None], reps, axis=1)
+    aux_v = np.full((n_pairs, reps), float(defaults["auxiliary"]["power_w"]))
+    for k, (cda_scale, crr_scale, aux_w) in enumerate(options):
+        cols = slice(mass_points + 1 + k * mass_points, mass_points + 1 + (k + 1) * mass_points)
+        cda_v[:, cols] *= cda_scale
+        crr_v[:, cols] -= (1.0 - crr_scale) * tyre[:, None]
+        aux_v[:, cols] += aux_w
     # The generic defaults (regen, aux, road-load convention, ...) with the pairs' own figures on top.
     params = params_from_defaults(
         defaults,
         mass_kg=mass,
-        drag_area_m2=per_variant(phys.drag_area_m2, reps),
-        rolling_resistance_coefficient=per_variant(phys.rolling_resistance_coefficient, reps),
+        drag_area_m2=cda_v.ravel(),
+        rolling_resistance_coefficient=crr_v.ravel(),
+        aux_power_w=aux_v.ravel(),
         driveline_efficiency=per_variant(defaults["driveline"]["efficiency"] * scale, reps),
         gear_ratio=per_variant(phys.gear_ratio, reps),
         motor_peak_power_w=per_variant(phys.peak_power_w / scale, reps),
@@ -100,16 +127,24 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
     whkm = energy_per_km_batch(params, cycle).reshape(n_pairs, reps)
     lossless, lossy = whkm[:, :mass_points], whkm[:, mass_points]
 
-    # Least-squares line per pair (closed form, vectorized).
     x = masses - masses.mean(axis=1, keepdims=True)
-    y_mean = lossless.mean(axis=1, keepdims=True)
     sxx = (x * x).sum(axis=1)
-    slope = np.where(sxx > 0, (x * (lossless - y_mean)).sum(axis=1) / np.where(sxx > 0, sxx, 1.0), 0.0)
-    intercept = y_mean[:, 0] - slope * masses.mean(axis=1)
+
+    def line(y):  # least-squares line per pair (closed form, vectorized)
+        y_mean = y.mean(axis=1, keepdims=True)
+        b = np.where(sxx > 0, (x * (y - y_mean)).sum(axis=1) / np.where(sxx > 0, sxx, 1.0), 0.0)
+        return y_mean[:, 0] - b * masses.mean(axis=1), b
+
+    intercept, slope = line(lossless)
+    opt_a, opt_b = np.zeros((n_pairs, n_opt)), np.zeros((n_pairs, n_opt))
+    for k in range(n_opt):
+        start = mass_points + 1 + k * mass_points
+        opt_a[:, k], opt_b[:, k] = line(whkm[:, start:start + mass_points] - lossless)
     fitted = intercept[:, None] + slope[:, None] * masses
     max_rel_error = np.abs(fitted / lossless - 1.0).max(axis=1)
     loss_power = (lossy / lossless[:, mid] - 1.0) / reference_r
     return EnergyFit(intercept_wh_per_km=intercept, slope_wh_per_km_per_kg=slope, loss_power_w=loss_power,
                      max_rel_error=max_rel_error, mass_lo_kg=np.asarray(mass_lo_kg, float),
                      mass_hi_kg=np.asarray(mass_hi_kg, float), variants=n_pairs * reps,
-                     seconds=time.perf_counter() - start)
+                     seconds=time.perf_counter() - start, option_intercept_wh_per_km=opt_a,
+                     option_slope_wh_per_km_per_kg=opt_b)

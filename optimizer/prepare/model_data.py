@@ -18,6 +18,7 @@ from kei.errors import ConfigError, InfeasibleError
 from kei.optimizer.inputs.pack_layout import parallel_limits
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
 from kei.optimizer.inputs.problem import Problem
+from kei.optimizer.prepare.content import ContentData, option_cost_range_usd, option_mass_range_kg, prepare_content
 from kei.optimizer.prepare.fit import EnergyFit, PairPhysics, fit_energy
 from kei.optimizer.prepare.performance import (
     Road,
@@ -111,6 +112,8 @@ class ModelData:
     max_unladen_excl_battery_kg: float | None
     governed_speed_kmh: float | None
     sites: SiteData | None = None      # the assembly-site decision's cost coefficients (prepare/sites.py)
+    content: ContentData | None = None # required lines in force, content options (prepare/content.py)
+    option_m_wh_per_km: np.ndarray | None = None  # (energy options,): big-M of each option's Wh/km delta
     # {(pair, layout, series): factor} measured by simulating that design: replaces the pair's
     # correction for exactly that pack on that pair (solving/certificate.py)
     design_correction: dict = field(default_factory=dict)
@@ -126,13 +129,14 @@ class ModelData:
         """Discrete combinations (cell, parallel, series, motor, body) of the whole catalog."""
         pack = self.catalog.pack
         layouts = int(np.sum(np.maximum(self.cell_max_parallel - pack.min_parallel + 1, 0)))
-        return (layouts * (pack.max_series - pack.min_series + 1) * len(self.catalog.motors) * len(self.catalog.bodies))
+        return (layouts * (pack.max_series - pack.min_series + 1) * len(self.catalog.motors) * len(self.catalog.bodies)
+                * self.catalog.content.combinations)
 
     @property
     def screened_space_size(self) -> int:
         """The combinations left in the MILP after screening and bound tightening."""
         series = int(np.sum(self.layout_series_hi - self.layout_series_lo + 1))
-        return series * self.n_pairs
+        return series * self.n_pairs * self.catalog.content.combinations
 
     def continuous_need_w(self, pair: int, test_mass_kg: float) -> np.ndarray:
         """Pack terminal power each continuous need draws from the pair at this test mass (W)."""
@@ -143,9 +147,19 @@ class ModelData:
         own = self.design_correction.get((pair, layout, series))
         return float(self.correction[pair] if own is None else max(own, self.correction[pair]))
 
-    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int | None = None, series: int | None = None) -> float:
-        """The linear model's energy per km (after correction), before pack losses."""
-        return self.energy_factor(pair, layout, series) * self.fit.wh_per_km(pair, test_mass_kg)
+    def option_wh_per_km(self, pair: int, test_mass_kg: float, options: tuple[int, ...] = ()) -> float:
+        """What the chosen content options (indices into content.options) add to the pair's energy per km
+        (those without an energy effect add 0); the MILP adds the same deltas, unfactored (milp/content.py)."""
+        if self.content is None or self.fit.option_intercept_wh_per_km is None:
+            return 0.0
+        return float(sum(self.fit.option_wh_per_km(pair, k, test_mass_kg)
+                         for k, o in enumerate(self.content.energy_options) if o in options))
+
+    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int | None = None, series: int | None = None,
+                  options: tuple[int, ...] = ()) -> float:
+        """The linear model's energy per km (after correction), before pack losses, with the options' deltas."""
+        return (self.energy_factor(pair, layout, series) * self.fit.wh_per_km(pair, test_mass_kg)
+                + self.option_wh_per_km(pair, test_mass_kg, options))
 
 
 # Fit rows are cached per pair under everything they depend on (catalog, cycle, payload, limits,
@@ -159,10 +173,16 @@ def clear_fit_cache() -> None:
     _FIT_CACHE.clear()
 
 
-def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm, pb, lo, hi, phys) -> EnergyFit:
+def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm, pb, lo, hi, phys, content: ContentData,
+                tyre_crr) -> EnergyFit:
+    # The content (in the catalog), the model year and the climate change the mass range and the
+    # option variants: they are part of the key.
     key = (catalog, problem.cycle, problem.payload_kg, problem.limits, problem.performance,
-           problem.price.fixed_content_mass_kg, settings.fit_mass_points, settings.accel_speed_points,
-           settings.accel_bisection_steps, json.dumps(defaults, sort_keys=True, default=str))
+           problem.price.fixed_content_mass_kg, problem.model_year, problem.climate, settings.fit_mass_points,
+           settings.accel_speed_points, settings.accel_bisection_steps, json.dumps(defaults, sort_keys=True, default=str))
+    opts = tuple((content.options[i].drag_area_scale, content.options[i].crr_scale, float(content.option_aux_w[i]))
+                 for i in content.energy_options)
+    n_opt = len(opts)
     rows = _FIT_CACHE.setdefault(key, {})
     ids = [(motors[m].id, bodies[b].id) for m, b in zip(pm, pb)]
     missing = np.array([i for i, k in enumerate(ids) if k not in rows], dtype=int)
@@ -170,17 +190,24 @@ def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm,
     if len(missing):
         sub = PairPhysics(**{f: getattr(phys, f)[missing] for f in phys.__dataclass_fields__})
         new = fit_energy(sub, lo[missing], hi[missing], cycle, defaults, top_speed_kmh=problem.limits.max_top_speed_kmh,
-                         mass_points=settings.fit_mass_points)
+                         mass_points=settings.fit_mass_points, options=opts, tyre_crr=np.asarray(tyre_crr)[missing])
         seconds, variants = new.seconds, new.variants
         for j, i in enumerate(missing):
-            rows[ids[i]] = tuple(float(getattr(new, f)[j]) for f in FIT_ROW)
-    table = np.array([rows[k] for k in ids], dtype=float).reshape(len(ids), len(FIT_ROW))
-    return EnergyFit(**{f: table[:, i] for i, f in enumerate(FIT_ROW)}, variants=variants, seconds=seconds)
+            rows[ids[i]] = (tuple(float(getattr(new, f)[j]) for f in FIT_ROW)
+                            + tuple(map(float, new.option_intercept_wh_per_km[j]))
+                            + tuple(map(float, new.option_slope_wh_per_km_per_kg[j])))
+    width = len(FIT_ROW) + 2 * n_opt
+    table = np.array([rows[k] for k in ids], dtype=float).reshape(len(ids), width)
+    base = len(FIT_ROW)
+    return EnergyFit(**{f: table[:, i] for i, f in enumerate(FIT_ROW)}, variants=variants, seconds=seconds,
+                     option_intercept_wh_per_km=table[:, base:base + n_opt],
+                     option_slope_wh_per_km_per_kg=table[:, base + n_opt:base + 2 * n_opt])
 
 
-def _zero_fit(lo, hi) -> EnergyFit:
+def _zero_fit(lo, hi, n_opt: int = 0) -> EnergyFit:
     zero = np.zeros(len(lo))
-    return EnergyFit(zero, zero, zero, zero, np.asarray(lo, float), np.asarray(hi, float), 0, 0.0)
+    return EnergyFit(zero, zero, zero, zero, np.asarray(lo, float), np.asarray(hi, float), 0, 0.0,
+                     np.zeros((len(lo), n_opt)), np.zeros((len(lo), n_opt)))
 
 
 FIT_ROW = ("intercept_wh_per_km", "slope_wh_per_km_per_kg", "loss_power_w", "max_rel_error", "mass_lo_kg", "mass_hi_kg")
@@ -207,6 +234,9 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     cells = list(catalog.cells)
     mult = price.price_per_bom_usd
     d = defaults
+    content = prepare_content(catalog.content, problem)
+    opt_mass_lo, opt_mass_hi = option_mass_range_kg(content)
+    opt_cost_lo, opt_cost_hi = option_cost_range_usd(content)
 
     # ---- cells -------------------------------------------------------------------------------
     e = np.array([c.energy_wh for c in cells])
@@ -244,7 +274,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     lw_cost_max = float(sum(s.cost_usd_per_kg * w for s, w in zip(
         catalog.lightweighting, np.diff(np.concatenate([[0.0], [s.up_to_kg for s in catalog.lightweighting]])))))
     most_cells = np.minimum(np.floor(body_volume.max(initial=0.0) / cell_pack_volume), cell_max_par * pack.max_series)
-    sites = prepare_sites(price, bodies, motors, cells, cell_integration, lw_cost_max, most_cells)
+    sites = prepare_sites(price, bodies, motors, cells, cell_integration, lw_cost_max, most_cells,
+                          content_usd=content.required_cost_usd, option_cost_range_usd=(opt_cost_lo, opt_cost_hi))
     body_landed = sites.body_usd.min(axis=0)
     motor_landed = sites.motor_usd.min(axis=0)
     fixed_bom = float(sites.fixed_usd.min())
@@ -266,10 +297,10 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
 
     # ---- pairs -------------------------------------------------------------------------------
     pm, pb = (a.ravel() for a in np.meshgrid(np.arange(len(motors)), np.arange(len(bodies)), indexing="ij"))
-    fixed_mass = price.fixed_content_mass_kg
+    fixed_mass = price.fixed_content_mass_kg + content.required_mass_kg   # the required lines the glider lacks
     base = body_mass[pb] + motor_mass[pm] + fixed_mass + problem.payload_kg
-    lo = base - body_lw[pb] + min_pack_mass[pm]
-    struct_hi = base + max_pack_mass[pb]
+    lo = base - body_lw[pb] + min_pack_mass[pm] + opt_mass_lo
+    struct_hi = base + max_pack_mass[pb] + opt_mass_hi
     hi = struct_hi
     max_test_mass = None
     if limits.max_gross_mass_kg is not None:
@@ -280,7 +311,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
             "strings in parallel: model bounds, kei catalog)"] = ~np.isfinite(min_pack_mass[pm])
     reasons["the smallest pack the motor can run on does not fit the body"] = min_pack_volume[pm] > body_volume[pb]
     if limits.max_unladen_mass_excl_battery_kg is not None:
-        unladen = body_mass[pb] - body_lw[pb] + motor_mass[pm] + fixed_mass
+        unladen = body_mass[pb] - body_lw[pb] + motor_mass[pm] + fixed_mass + opt_mass_lo
         reasons["unladen mass without battery above the limit"] = unladen > limits.max_unladen_mass_excl_battery_kg
     if max_test_mass is not None:
         reasons["too heavy for the gross-mass limit"] = lo > max_test_mass
@@ -293,7 +324,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     structural = ~np.any(np.array(list(reasons.values())), axis=0)
     priced = structural.copy()
     if price_screen and cap is not None:
-        min_price = mult * (fixed_bom + body_landed[pb] + motor_landed[pm] + min_pack_bom[pm])
+        min_price = mult * (fixed_bom + body_landed[pb] + motor_landed[pm] + min_pack_bom[pm] + min(opt_cost_lo, 0.0))
         priced &= min_price <= cap * (1 + 1e-9)
     # Performance limits cost the most: evaluate them only where nothing cheaper has ruled the pair out.
     alive = np.flatnonzero(priced)
@@ -319,18 +350,20 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
                                                            peak_w[pm], body_cda, body_crr, lo, np.maximum(hi, lo))
 
     # ---- energy fits (cached per pair) ---------------------------------------------------------
-    fit = _zero_fit(lo, hi) if not energy else _cached_fit(catalog, problem, cycle, d, settings, motors, bodies, pm, pb, lo, hi,
-                      PairPhysics(drag_area_m2=body_cda, rolling_resistance_coefficient=body_crr,
-                                  peak_power_w=peak_w[pm], peak_torque_nm=torque[pm], max_speed_rpm=rpm[pm],
-                                  gear_ratio=gear[pm], map_scale=scale[pm]))
+    tyre_crr = np.array([b.rolling_resistance_coefficient for b in bodies])[pb]
+    fit = _zero_fit(lo, hi, len(content.energy_options)) if not energy else _cached_fit(
+        catalog, problem, cycle, d, settings, motors, bodies, pm, pb, lo, hi,
+        PairPhysics(drag_area_m2=body_cda, rolling_resistance_coefficient=body_crr, peak_power_w=peak_w[pm],
+                    peak_torque_nm=torque[pm], max_speed_rpm=rpm[pm], gear_ratio=gear[pm], map_scale=scale[pm]),
+        content, tyre_crr)
 
     pack_budget = np.inf  # the most any pack may cost: the cap less the cheapest motor x body and fixed content
     if cap is not None and len(pm):
         # The heaviest pack a pair can afford bounds its test mass (a valid, tighter bound for the MILP;
         # the fit keeps the price-independent range so it can be cached across price caps).
-        pair_budget = cap / mult - fixed_bom - body_landed[pb] - motor_landed[pm]
+        pair_budget = cap / mult - fixed_bom - body_landed[pb] - motor_landed[pm] - min(opt_cost_lo, 0.0)
         kg_per_usd = float(np.max(cell_pack_mass / cell_bom))
-        struct_hi = np.minimum(struct_hi, base[keep] + np.maximum(pair_budget, 0.0) * kg_per_usd)
+        struct_hi = np.minimum(struct_hi, base[keep] + np.maximum(pair_budget, 0.0) * kg_per_usd + opt_mass_hi)
         pack_budget = float(pair_budget.max())
     # Every pair needs at least this much continuous power: its needs at its lightest build.
     cont_need_lo = (cont_w0 + cont_w_per_kg * lo).max(axis=0, initial=0.0)
@@ -346,6 +379,12 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     ends = np.array([s.up_to_kg for s in segs])
     widths = np.diff(np.concatenate([[0.0], ends])) if len(segs) else np.zeros(0)
     usable = d["battery"]["usable_fraction"]
+    # Big-M of each energy option's delta: its largest magnitude over every pair's mass range.
+    opt_a, opt_b = fit.option_intercept_wh_per_km, fit.option_slope_wh_per_km_per_kg
+    option_m = np.zeros(len(content.energy_options))
+    if len(pm) and len(option_m):
+        ends = np.stack([opt_a + opt_b * lo[:, None], opt_a + opt_b * struct_hi[:, None]])
+        option_m = np.abs(ends).max(axis=(0, 1)) * (1 + 1e-6) + 1e-9
     return ModelData(
         problem=problem, cycle=cycle, catalog=catalog, defaults=d, cells=tuple(cells), motors=tuple(motors),
         bodies=tuple(bodies), cell_energy_wh=e, cell_vmin_v=cell_vmin, cell_vmax_v=cell_vmax, cell_r_ohm=r,
@@ -364,7 +403,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         price_per_bom=mult, price_cap_usd=cap, min_range_km=min_range,
         range_energy_factor=cycle.range_factor * usable, usable_fraction=usable, max_test_mass_kg=max_test_mass,
         max_unladen_excl_battery_kg=limits.max_unladen_mass_excl_battery_kg,
-        governed_speed_kmh=limits.max_top_speed_kmh, sites=sites, rejections=body_rej + motor_rej,
+        governed_speed_kmh=limits.max_top_speed_kmh, sites=sites, content=content, option_m_wh_per_km=option_m,
+        rejections=body_rej + motor_rej,
         prep_seconds=time.perf_counter() - start)
 
 

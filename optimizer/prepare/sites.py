@@ -4,7 +4,7 @@ For a fixed site s the car's cost (factory cost + vehicle duty - manufacturing c
 price model multiplies by the RPE) is linear in the part choices:
 
     cost_s = body_usd[s, body] + motor_usd[s, motor] + cells x cell_usd[s, cell]
-             + lw_factor[s] x lightweighting cost + fixed_usd[s]
+             + lw_factor[s] x (lightweighting cost + content options' cost) + fixed_usd[s]
 
 with, for a site whose vehicle duty rate is r and whose exempt origins (USMCA: US content) are
 deducted from the dutiable value,
@@ -13,7 +13,11 @@ deducted from the dutiable value,
     motor_usd = cost x (1 + part duty) x (1 + r) - r x cost [exempt origin]
     cell_usd  = (cell cost x (1 + part duty) + integration) x (1 + r) - r x cell cost [exempt origin]
                 - credit per cell (45X: cells made in the credit country, modules assembled there)
-    fixed_usd = (fixed content + final assembly) x (1 + r)
+    fixed_usd = (fixed content + required content lines + final assembly) x (1 + r)
+
+Content (required lines, options: prepare/content.py) is bought-in parts: the site's vehicle duty
+applies to it, its glider cost index does not, and it counts as regional content as the fixed
+content does (estimate: airbag, sensor and lamp suppliers have plants in each region).
 
 Part duties apply where the site is in the market (a car built at home imports its parts); a car
 built abroad pays the vehicle duty on its dutiable value instead (its parts enter the site under the
@@ -70,7 +74,8 @@ def _credit_per_cell(pm: PriceModel, site: Site, cell, energy_kwh: float) -> flo
 
 
 def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.ndarray, lw_cost_max_usd: float,
-                  max_cells_by_cell: np.ndarray) -> SiteData:
+                  max_cells_by_cell: np.ndarray, content_usd: float = 0.0,
+                  option_cost_range_usd: tuple[float, float] = (0.0, 0.0)) -> SiteData:
     """Per-site cost coefficients for the kept parts. `integration_usd` is pack integration per cell;
     `max_cells_by_cell` the most cells of each type any layout holds (for the big-M bounds)."""
     sites = pm.open_sites
@@ -98,7 +103,7 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
         credit = np.array([_credit_per_cell(pm, site, c, k) for c, k in zip(cells, cell_kwh)])
         cell[s] = (cell_cost * (1 + c_duty) + integration_usd) * (1 + r) - r * cell_cost * c_ex - credit
         lwf[s] = 1 + r
-        fixed[s] = (pm.fixed_content_cost_usd + site.assembly_cost_usd) * (1 + r)
+        fixed[s] = (pm.fixed_content_cost_usd + content_usd + site.assembly_cost_usd) * (1 + r)
         share = site.regional_value_content_min
         if share > 0:
             has_rvc[s] = True
@@ -110,7 +115,7 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
             rm[s] = motor_cost * (1 - m_reg) - keep * motor_cost * (1 + m_duty)
             rc[s] = cell_cost * (1 - c_reg) - keep * (cell_cost * (1 + c_duty) + integration_usd)
             rlw[s] = -keep
-            rfixed[s] = -keep * (pm.fixed_content_cost_usd + site.assembly_cost_usd)
+            rfixed[s] = -keep * (pm.fixed_content_cost_usd + content_usd + site.assembly_cost_usd)
         if site.battery_regional_value_content_min > 0:   # USMCA core part: the battery meets the rule itself
             has_core[s] = True
             regional = set(site.regional_origins) | {site.country}
@@ -120,9 +125,12 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
     n_max = np.asarray(max_cells_by_cell, dtype=float)
     pack_hi = (np.maximum(cell, 0.0) * n_max[None, :]).max(axis=1, initial=0.0)
     pack_lo = (np.minimum(cell, 0.0) * n_max[None, :]).min(axis=1, initial=0.0)
-    hi = body.max(axis=1, initial=0.0) + motor.max(axis=1, initial=0.0) + pack_hi + lwf * lw_cost_max_usd + fixed
-    lo = body.min(axis=1, initial=0.0) + motor.min(axis=1, initial=0.0) + pack_lo + fixed
+    opt_lo, opt_hi = option_cost_range_usd
+    hi = (body.max(axis=1, initial=0.0) + motor.max(axis=1, initial=0.0) + pack_hi + lwf * (lw_cost_max_usd + opt_hi)
+          + fixed)
+    lo = body.min(axis=1, initial=0.0) + motor.min(axis=1, initial=0.0) + pack_lo + lwf * min(opt_lo, 0.0) + fixed
     rvc_hi = (np.maximum(rb.max(axis=1, initial=0.0), 0.0) + np.maximum(rm.max(axis=1, initial=0.0), 0.0)
+              + np.maximum(rlw * min(opt_lo, 0.0), 0.0)
               + (np.maximum(rc, 0.0) * n_max[None, :]).max(axis=1, initial=0.0) + np.maximum(rfixed, 0.0))
     return SiteData(names=tuple(s.name for s in sites), body_usd=body, motor_usd=motor, cell_usd=cell, lw_factor=lwf,
                     fixed_usd=fixed, cost_lo_usd=lo, cost_hi_usd=hi, rvc_body=rb, rvc_motor=rm,
@@ -130,24 +138,25 @@ def prepare_sites(pm: PriceModel, bodies, motors, cells, integration_usd: np.nda
                     core_hi=(np.maximum(core, 0.0) * n_max[None, :]).max(axis=1, initial=0.0), has_core=has_core)
 
 
-def site_cost_usd(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cells: int, lw_cost_usd: float) -> float:
+def site_cost_usd(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cells: int, lw_cost_usd: float,
+                  options_usd: float = 0.0) -> float:
     return float(sd.body_usd[s, body] + sd.motor_usd[s, motor] + n_cells * sd.cell_usd[s, cell]
-                 + sd.lw_factor[s] * lw_cost_usd + sd.fixed_usd[s])
+                 + sd.lw_factor[s] * (lw_cost_usd + options_usd) + sd.fixed_usd[s])
 
 
 def site_meets_rvc(sd: SiteData, s: int, body: int, motor: int, cell: int, n_cells: int, lw_cost_usd: float,
-                   tol_usd: float = 1e-6) -> bool:
+                   tol_usd: float = 1e-6, options_usd: float = 0.0) -> bool:
     if sd.has_core[s] and n_cells * sd.core_cell[s, cell] > tol_usd:
         return False
     if not sd.has_rvc[s]:
         return True
     row = (sd.rvc_body[s, body] + sd.rvc_motor[s, motor] + n_cells * sd.rvc_cell[s, cell]
-           + sd.rvc_lw[s] * lw_cost_usd + sd.rvc_fixed[s])
+           + sd.rvc_lw[s] * (lw_cost_usd + options_usd) + sd.rvc_fixed[s])
     return bool(row <= tol_usd)
 
 
 def site_lines(pm: PriceModel, site: Site, body, motor, cell, n_cells: int, integration_usd_per_cell: float,
-               lw_cost_usd: float) -> dict:
+               lw_cost_usd: float, required_content_usd: float = 0.0, options_usd: float = 0.0) -> dict:
     """The car's cost at `site` by line: the BOM lines, each duty line (what it is charged on, its rate,
     base, amount and the rule that sets it) and the credits. Sums to site_cost_usd."""
     kwh = n_cells * cell.energy_wh / 1000.0
@@ -155,7 +164,8 @@ def site_lines(pm: PriceModel, site: Site, body, motor, cell, n_cells: int, inte
     cells_cost = n_cells * cell.cost_usd
     integration = n_cells * integration_usd_per_cell
     bom = {"glider": glider, "drive_unit": motor.cost_usd, "cells": cells_cost, "pack_integration": integration,
-           "lightweighting": lw_cost_usd, "fixed_content": pm.fixed_content_cost_usd, "assembly": site.assembly_cost_usd}
+           "lightweighting": lw_cost_usd, "fixed_content": pm.fixed_content_cost_usd,
+           "required_content": required_content_usd, "content_options": options_usd, "assembly": site.assembly_cost_usd}
     duties = []
     if site.country == pm.market:
         for what, part, origin, base, is_cell in (("drive unit", motor.id, motor.origin, motor.cost_usd, False),

@@ -9,6 +9,7 @@ need. Nothing here shares code with the Pyomo builders: the two agree only if bo
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class Enumerated:
     body: str
     lightweighting_kg: float
     site: str = ""          # assembly site (a site of the price model)
+    options: tuple[str, ...] = ()  # content options chosen, one per group (content.toml)
 
     @property
     def parts(self) -> tuple[str, str, str]:
@@ -79,6 +81,14 @@ def _parallel_bound(d: ModelData) -> np.ndarray:
     return bound.astype(int)
 
 
+def option_combinations(d: ModelData) -> list[tuple[int, ...]]:
+    """Every choice of one content option per group (indices into d.content.options)."""
+    cd = d.content
+    if cd is None or not cd.options:
+        return [()]
+    return [tuple(int(i) for i in c) for c in itertools.product(*(cd.group_members(g) for g in range(len(cd.groups))))]
+
+
 def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] | None = None) -> BruteForceResult:
     """Best designs by exhaustive enumeration. `d` should come from `prepare(..., price_screen=False)`
     so that no pair is left out on price; the price cap is checked here."""
@@ -103,8 +113,13 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
     cap, r_min = d.price_cap_usd, d.min_range_km
     maximize = d.problem.objective == "max_range"
     groups: dict[tuple, Enumerated] = {}
-    combos = len(n) * len(d.motors) * len(d.bodies)
-    for m in range(len(d.motors)):
+    option_sets = option_combinations(d)
+    combos = len(n) * len(d.motors) * len(d.bodies) * len(option_sets)
+    cd = d.content
+    for opts, m in itertools.product(option_sets, range(len(d.motors))):
+        opt_mass = float(sum(cd.option_mass_kg[i] for i in opts)) if opts else 0.0
+        opt_usd = float(sum(cd.option_cost_usd[i] for i in opts)) if opts else 0.0
+        energy_k = [k for k, o in enumerate(cd.energy_options) if o in opts] if opts else []
         rows = np.flatnonzero(d.pair_motor == m)
         if not len(rows):
             continue
@@ -118,7 +133,7 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
             continue
         col = lambda x: np.asarray(x, dtype=float)[:, None]           # noqa: E731  per pair
         row = lambda x: np.asarray(x, dtype=float)[None, :]           # noqa: E731  per pack
-        base = col(d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg + d.payload_kg)
+        base = col(d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg + opt_mass + d.payload_kg)
         mass0 = base + row(packmass[cols])
         hi = np.minimum(d.pair_struct_hi_kg[rows], d.pair_perf_max_kg[rows])
         if d.max_test_mass_kg is not None:
@@ -134,7 +149,7 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                                              np.where(room >= 0, np.inf, -np.inf)))
         l_lo = np.maximum(0.0, mass0 - hi * (1 + FEAS_TOL))
         if d.max_unladen_excl_battery_kg is not None:
-            unladen = d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg
+            unladen = d.body_mass_kg[b] + d.motor_mass_kg[m] + d.fixed_mass_kg + opt_mass
             l_lo = np.maximum(l_lo, col(unladen - d.max_unladen_excl_battery_kg * (1 + FEAS_TOL)))
         l_hi = col(d.body_lw_max_kg[b]) * np.ones_like(mass0)
         sd = d.sites
@@ -142,17 +157,22 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
         # One pass per assembly site: its coefficients make the cost linear in the parts (prepare/sites.py).
         for site in range(len(sd.names)):
             lwf = float(sd.lw_factor[site])
-            bom0 = (col(sd.body_usd[site, b] + sd.motor_usd[site, m] + sd.fixed_usd[site])
+            bom0 = (col(sd.body_usd[site, b] + sd.motor_usd[site, m] + sd.fixed_usd[site] + lwf * opt_usd)
                     + row(n[cols] * sd.cell_usd[site, cell_idx[cols]]))
             corr = col(d.correction[rows])
-            a, k = col(d.fit.intercept_wh_per_km[rows]), col(d.fit.slope_wh_per_km_per_kg[rows])
+            # Energy per km = a + k x test mass: the corrected pair line plus the chosen options' deltas.
+            a = corr * col(d.fit.intercept_wh_per_km[rows])
+            k = corr * col(d.fit.slope_wh_per_km_per_kg[rows])
+            for j in energy_k:
+                a = a + col(d.fit.option_intercept_wh_per_km[rows, j])
+                k = k + col(d.fit.option_slope_wh_per_km_per_kg[rows, j])
             num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
             ok = ok_parts.copy()
             if maximize:
                 budget = (cap / mult - bom0) if cap is not None else np.full_like(bom0, np.inf)
                 l_star = np.where(k > 0, np.minimum(l_hi, lw_affordable(d, budget * (1 + FEAS_TOL) / lwf)), l_lo)
                 ok &= (l_star >= l_lo - 1e-9) & (lwf * lw_cost(d, l_lo) <= budget * (1 + FEAS_TOL) + 1e-9)
-                value = num / (corr * (a + k * (mass0 - l_star)))
+                value = num / (a + k * (mass0 - l_star))
                 if r_min is not None:
                     ok &= value >= r_min * (1 - FEAS_TOL)
                 l_best = l_star
@@ -160,9 +180,10 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                 l_need = l_lo
                 if r_min is not None:
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        l_range = np.where(k > 0, mass0 + a / k - num / (r_min * corr * np.where(k > 0, k, 1.0)), -np.inf)
+                        l_range = np.where(k > 0, mass0 + a / np.where(k > 0, k, 1.0)
+                                           - num / (r_min * np.where(k > 0, k, 1.0)), -np.inf)
                     l_need = np.maximum(l_lo, l_range)
-                    ok &= np.where(k > 0, True, num >= r_min * corr * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
+                    ok &= np.where(k > 0, True, num >= r_min * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
                 ok &= l_need <= l_hi + 1e-9
                 l_need = np.minimum(l_need, l_hi)
                 value = mult * (bom0 + lwf * lw_cost(d, l_need))
@@ -171,7 +192,8 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                 l_best = l_need
             if sd.has_rvc[site]:   # the site's regional-content rule, at the chosen mass removal
                 rvc = (col(sd.rvc_body[site, b] + sd.rvc_motor[site, m] + sd.rvc_fixed[site])
-                       + row(n[cols] * sd.rvc_cell[site, cell_idx[cols]]) + sd.rvc_lw[site] * lw_cost(d, l_best))
+                       + row(n[cols] * sd.rvc_cell[site, cell_idx[cols]])
+                       + sd.rvc_lw[site] * (lw_cost(d, l_best) + opt_usd))
                 ok &= rvc <= 1e-6
             if sd.has_core[site]:  # the battery's own regional content (a USMCA core part)
                 ok &= row(n[cols] * sd.core_cell[site, cell_idx[cols]]) <= 1e-6
@@ -188,7 +210,7 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                     key = (d.cells[cell_idx[j]].id, d.motors[m].id, d.bodies[b[r]].id)
                     val = float(value[r, best_col[r]])
                     cand = Enumerated(val, key[0], int(par[j]), int(ser[j]), key[1], key[2], float(l_best[r, best_col[r]]),
-                                      sd.names[site])
+                                      sd.names[site], tuple(cd.options[i].id for i in opts) if opts else ())
                     old = groups.get(key)
                     if old is None or (val > old.value if maximize else val < old.value):
                         groups[key] = cand

@@ -69,7 +69,8 @@ def start_certificate(model, data: ModelData, settings: SolverSettings) -> Certi
 
 
 def key(choice: Choice) -> tuple:
-    return (choice.pair, choice.layout, choice.series, round(choice.lightweighting_kg, LW_KEY_DECIMALS))
+    # The content options are part of what was simulated (their drag, tyres and auxiliary load).
+    return (choice.pair, choice.layout, choice.series, round(choice.lightweighting_kg, LW_KEY_DECIMALS), choice.options)
 
 
 def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSettings, cert: Certificate,
@@ -100,7 +101,10 @@ def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSe
             # design keeps its bound (a surcharge-only correction cannot lower the model below it).
             # (A design simulated before at another lightweighting only gets its factor refreshed.)
             cert.premise_violations.append(round(-design.drift, 6))
-        measured = f_now * (1.0 + design.drift)
+        # The factor scales the pair's fitted energy B; the content options' deltas D are added unfactored
+        # (milp/content.py), so the model meets the simulation, f B + D = (f_now B + D)(1 + drift), at:
+        base, delta = _base_and_delta(data, design)
+        measured = f_now * (1.0 + design.drift) + (delta * design.drift / base if base > 0 else 0.0)
         # One factor per design serves every lightweighting: the largest measured keeps the model at or
         # below the simulation wherever the design was simulated (a min-price answer never falls short).
         data.design_correction[design_key] = max(measured, data.design_correction.get(design_key, measured))
@@ -174,10 +178,19 @@ def verify_design(data: ModelData, design: Design) -> None:
     design.valid_test = result.valid_test
 
 
+def _base_and_delta(data: ModelData, design: Design) -> tuple[float, float]:
+    """The pair's fitted Wh/km at the design's test mass, and what its content options add to it."""
+    pair = design.choice.pair
+    return (data.fit.wh_per_km(pair, design.test_mass_kg),
+            data.option_wh_per_km(pair, design.test_mass_kg, design.choice.options))
+
+
 def _fit_drift(data: ModelData, design: Design) -> float:
     """The plain fit's range (no factor) over the simulated one, - 1: what the fit got wrong here."""
     f = data.energy_factor(design.choice.pair, design.choice.layout, design.choice.series)
-    return design.range_km * f / design.verified_range_km - 1.0
+    base, delta = _base_and_delta(data, design)
+    plain = base + delta
+    return design.range_km * (f * base + delta) / plain / design.verified_range_km - 1.0 if plain > 0 else 0.0
 
 
 def _copy_verification(src: Design, dst: Design) -> None:

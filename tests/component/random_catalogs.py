@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from kei.optimizer.inputs.content import Content, ContentOption, RequiredLine
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, LightweightingSegment, MotorSpec, PackIntegration
 from kei.optimizer.inputs.problem import problem_from_dict
 
@@ -74,9 +75,28 @@ def bodies(draw, i: int) -> BodySpec:
 
 
 @st.composite
-def catalogs(draw, small_cells: bool = False) -> Catalog:
+def contents(draw) -> Content:
+    """One required line (`req0`, added or in the glider) and 1-3 option groups of 2-3 options whose
+    cost, mass and energy effects are sometimes worth their price and sometimes not."""
+    required = (RequiredLine(id="req0", standard="TEST 1", cost_usd=draw(_u(0, 800)), mass_kg=draw(_u(0, 20)),
+                             in_glider=draw(st.booleans())),)
+    options = []
+    for g in range(draw(_i(1, 3, 2))):
+        options.append(ContentOption(id=f"g{g}_base", group=f"g{g}", name="baseline", cost_usd=0.0, mass_kg=0.0))
+        for k in range(draw(_i(1, 2, 1))):
+            options.append(ContentOption(
+                id=f"g{g}_o{k}", group=f"g{g}", name=f"option {k}", cost_usd=draw(_u(-50, 500, 100)),
+                mass_kg=draw(_u(-3, 15, 2)), drag_area_scale=draw(st.sampled_from([1.0, draw(_u(0.9, 1.05))])),
+                crr_scale=draw(st.sampled_from([1.0, draw(_u(0.75, 1.1))])),
+                auxiliary_power_w=draw(st.sampled_from([0.0, draw(_u(-100, 400))]))))
+    return Content(required=required, options=tuple(options), file="<random content>")
+
+
+@st.composite
+def catalogs(draw, small_cells: bool = False, with_content: bool = False) -> Catalog:
     """`small_cells`: 4-30 Ah cells in 4-12 strings, so that packs can be small and the pack's peak and
-    continuous power (rather than its voltage window or the range) set the pack size."""
+    continuous power (rather than its voltage window or the range) set the pack size. `with_content`:
+    a random content file (required line req0, option groups)."""
     n_cells, n_motors, n_bodies = (draw(_i(2, 3, 3)) for _ in range(3))
     min_series = draw(_i(30, 60, 45))
     pack = PackIntegration(cost_usd_per_kwh=draw(_u(20, 45)), cell_to_pack_mass_ratio=draw(_u(0.6, 0.75)),
@@ -93,11 +113,12 @@ def catalogs(draw, small_cells: bool = False) -> Catalog:
     return Catalog(cells=tuple(draw(cells(i, (4, 30, 10) if small_cells else (20, 200))) for i in range(n_cells)),
                    motors=tuple(draw(motors(i)) for i in range(n_motors)),
                    bodies=tuple(draw(bodies(i)) for i in range(n_bodies)),
-                   pack=pack, lightweighting=tuple(segments), source="<random>")
+                   pack=pack, lightweighting=tuple(segments), source="<random>",
+                   content=draw(contents()) if with_content else Content())
 
 
 @st.composite
-def problems(draw, objective: str):
+def problems(draw, objective: str, with_content: bool = False):
     raw = {"name": "random", "objective": objective, "cycle": draw(st.sampled_from(["wltc_jp", "udds", "epa_combined"])),
            "price_cap_usd": draw(_u(14000, 32000)), "regulation": {"profile": "none"},
            "price": {"model": "us_2025"}, "performance": {}}
@@ -117,4 +138,6 @@ def problems(draw, objective: str):
         reg["max_gross_mass_kg"], reg["gross_load_kg"] = draw(_u(1300, 2200)), draw(_u(0, 300))
     if draw(st.booleans()):
         reg["max_unladen_mass_excl_battery_kg"] = draw(_u(700, 1300))
+    if with_content and draw(st.booleans()):
+        reg["required_content"] = ["req0"]
     return problem_from_dict(raw, file="<random problem>")

@@ -83,3 +83,19 @@ def test_top_k_are_the_k_best_distinct_part_combinations_in_order():
             assert _value(problem, x) == pytest.approx(e.value, rel=AGREE)
 
     check()
+
+
+@pytest.mark.parametrize("objective", ["max_range", "min_price"])
+def test_milp_with_content_options_equals_exhaustive_enumeration(objective):
+    """Content options (one per group, with cost, mass, drag, rolling and auxiliary effects) and a
+    required line: the MILP's epigraph rows against the enumeration of every option combination."""
+    @settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @given(catalog=catalogs(with_content=True), problem=problems(objective, with_content=True))
+    def check(catalog, problem):
+        best = _oracle(catalog, problem)
+        found = _milp(catalog, problem)
+        assert bool(best) == bool(found), f"oracle {best[:1]} vs MILP {found[:1]}"
+        if best:
+            assert _value(problem, found[0]) == pytest.approx(best[0].value, rel=AGREE)
+
+    check()

@@ -61,3 +61,28 @@ def test_pack_loss_model_predicts_a_real_packs_consumption():
     assert predicted == pytest.approx(actual, rel=2e-3)
     # The loss term matters at this accuracy: without it the prediction is further off.
     assert abs(fit.wh_per_km(0, mass) / actual - 1) > abs(predicted / actual - 1)
+
+
+def test_content_option_deltas_match_a_separate_fit_of_the_changed_car():
+    """An option's delta (same batch) against fitting the car with the option applied on its own: drag
+    area x 0.96, the tyre's own coefficient x 0.85 (not the convention's parasitic share), +300 W."""
+    lo, hi = np.array([950.0, 1000.0]), np.array([1350.0, 1400.0])
+    tyre = np.array([0.009, 0.008])
+    cycle = load_cycle("epa_combined")
+    options = ((0.96, 1.0, 0.0), (1.0, 0.85, 0.0), (1.0, 1.0, 300.0))
+    fit = fit_energy(_phys(), lo, hi, cycle, DEFAULTS, top_speed_kmh=None, mass_points=5, options=options, tyre_crr=tyre)
+    assert fit.variants == 2 * (6 + 3 * 5)
+    base = _phys()
+    cda_t, crr_t = road_load_from_body(np.array([0.70, 0.55]) * 0.96, tyre, DEFAULTS["road_load"])
+    _, crr_lrr = road_load_from_body(np.array([0.70, 0.55]), tyre * 0.85, DEFAULTS["road_load"])
+    aux = {**DEFAULTS, "auxiliary": {**DEFAULTS["auxiliary"], "power_w": DEFAULTS["auxiliary"]["power_w"] + 300.0}}
+    changed = [(PairPhysics(**{**base.__dict__, "drag_area_m2": cda_t}), DEFAULTS),
+               (PairPhysics(**{**base.__dict__, "rolling_resistance_coefficient": crr_lrr}), DEFAULTS),
+               (base, aux)]
+    for k, (phys, defaults) in enumerate(changed):
+        own = fit_energy(phys, lo, hi, cycle, defaults, top_speed_kmh=None, mass_points=5)
+        for p in range(2):
+            for mass in (lo[p], hi[p]):
+                expected = own.wh_per_km(p, mass) - fit.wh_per_km(p, mass)
+                assert fit.option_wh_per_km(p, k, mass) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+                assert expected < 0 if k < 2 else expected > 0   # less drag or rolling saves, more load costs
