@@ -6,6 +6,8 @@ spaces stay in the thousands so exhaustive enumeration is instant.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
 from kei.optimizer.inputs.content import Content, ContentOption, RequiredLine
@@ -93,7 +95,7 @@ def contents(draw) -> Content:
 
 
 @st.composite
-def catalogs(draw, small_cells: bool = False, with_content: bool = False) -> Catalog:
+def catalogs(draw, small_cells: bool = False, with_content: bool = False, derived_parallel: bool = False) -> Catalog:
     """`small_cells`: 4-30 Ah cells in 4-12 strings, so that packs can be small and the pack's peak and
     continuous power (rather than its voltage window or the range) set the pack size. `with_content`:
     a random content file (required line req0, option groups)."""
@@ -102,9 +104,10 @@ def catalogs(draw, small_cells: bool = False, with_content: bool = False) -> Cat
     pack = PackIntegration(cost_usd_per_kwh=draw(_u(20, 45)), cell_to_pack_mass_ratio=draw(_u(0.6, 0.75)),
                            cell_to_pack_volume_ratio=draw(_u(0.4, 0.6)), min_series=min_series,
                            max_series=min_series + draw(_i(40, 90, 70)), min_parallel=1,
-                           # None: each cell's bound derived from volume (inputs/pack_layout.py), as in the
-                           # bundled catalog; else an explicit cap under it
-                           max_parallel=draw(st.one_of(st.none(), _i(4, 12, 8) if small_cells else _i(1, 4, 2))))
+                           max_parallel=draw(_i(4, 12, 8) if small_cells else _i(1, 4, 2)))
+    if derived_parallel and draw(st.booleans()):
+        # No cap: each cell's bound derived from volume (inputs/pack_layout.py), as in the bundled catalog.
+        pack = replace(pack, max_parallel=None)
     segments, end, cost = [], 0.0, 0.0
     for _ in range(draw(_i(1, 3, 2))):
         end += draw(_u(10, 40))

@@ -55,7 +55,7 @@ def test_milp_optimum_equals_exhaustive_enumeration(objective, small_cells):
     small enough that the peak and continuous power constraints set their size (both bind on the
     min_price examples)."""
     @ORACLE_SETTINGS
-    @given(catalog=catalogs(small_cells=small_cells), problem=problems(objective))
+    @given(catalog=catalogs(small_cells=small_cells, derived_parallel=True), problem=problems(objective))
     def check(catalog, problem):
         best = _oracle(catalog, problem)
         found = _milp(catalog, problem)
@@ -69,7 +69,7 @@ def test_milp_optimum_equals_exhaustive_enumeration(objective, small_cells):
 
 def test_top_k_are_the_k_best_distinct_part_combinations_in_order():
     @settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(catalog=catalogs(), problem=problems("max_range"))
+    @given(catalog=catalogs(derived_parallel=True), problem=problems("max_range"))
     def check(catalog, problem):
         k = 4
         expected = _oracle(catalog, problem, top=k)
