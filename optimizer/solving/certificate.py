@@ -76,9 +76,11 @@ def key(choice: Choice) -> tuple:
 def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSettings, cert: Certificate,
                       stats: dict, objective: str) -> Design | None:
     """Steps 2-3 on the model's current constraints: the best design by simulation, or None."""
-    ratio = 0.0
     for _ in range(settings.max_simulations + 1):
-        choice, ratio = optimize(model, solver, data, settings, stats, objective, start=ratio)
+        # Dinkelbach starts from below: the longest simulated range is a design the corrected model
+        # reaches exactly (a start above the new optimum, such as the last round's, costs a MILP more).
+        start = max((x.verified_range_km for x in cert.simulated.values()), default=0.0)
+        choice, _ = optimize(model, solver, data, settings, stats, objective, start=start * (1.0 - 1e-9))
         cert.rounds += 1
         if choice is None:
             return None
