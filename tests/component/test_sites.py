@@ -7,9 +7,8 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
-import kei
 from kei.errors import InfeasibleError
-from kei.optimizer.answers.design import Choice, evaluate
+from kei.optimizer.answers.design import evaluate
 from kei.optimizer.inputs.catalog import load_catalog
 from kei.optimizer.inputs.price_model import load_price_model
 from kei.optimizer.inputs.problem import load_problem
@@ -125,8 +124,7 @@ def test_a_user_constraint_on_the_site_is_seen_by_name_and_explained():
     assert err.value.details.get("user_constraints") is True
 
 
-def test_45x_lowers_the_price_of_a_us_cell_design_by_the_credit_times_rpe(base):
-    x, d = base.best, base.data
+def test_45x_lowers_the_price_of_a_us_cell_design_by_the_credit_times_rpe():
     credit = solve(problem_with({"apply_manufacturing_credit": True}, price_cap_usd=30000.0), extend=force_site("US"),
                    verify=False)
     plain = solve(problem_with(price_cap_usd=30000.0), extend=force_site("US"), verify=False)

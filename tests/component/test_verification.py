@@ -34,8 +34,9 @@ def test_drift_is_corrected_instead_of_reported():
 def test_fits_are_never_reused_across_model_defaults(tmp_path, monkeypatch):
     """One process, two solves, the second with a lab's model defaults (KEI_CONFIG_DIR): the second
     must be fitted on its own defaults, not served the first one's cached fits."""
-    import kei
     from conftest import ROOT
+
+    import kei
 
     first = kei.solve("jp_kei")
     text = (ROOT / "configs" / "model_defaults.toml").read_text()
