@@ -106,24 +106,24 @@ def _rows(path):
 
 
 def test_a_killed_study_resumes_to_the_same_file(tmp_path):
-    args = ["study", "montecarlo", PROBLEM, "--samples", "400", "--seed", "4", "--no-progress"]
+    args = ["study", "montecarlo", PROBLEM, "--samples", "160", "--seed", "4", "--no-progress"]
     killed = tmp_path / "killed.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "kei", *args, "--executor", "serial", "--out", str(killed)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not killed.exists() or len(_rows(killed)) < 40):
+    while time.monotonic() < deadline and (not killed.exists() or len(_rows(killed)) < 20):
         assert proc.poll() is None, "the study finished before it could be killed; give it more samples"
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(_rows(killed)) - 1
-    assert 40 <= done < 400
+    assert 20 <= done < 160
     with killed.open("a") as f:            # a row cut in half by the kill is dropped on resume
-        f.write('{"i": 399, "question": "verd')
+        f.write('{"i": 159, "question": "verd')
     out = run_kei("study", "resume", killed, "--no-progress", "--json", timeout=300)
     assert out.returncode == 0, out.stderr
     resumed = json.loads(out.stdout)
-    assert resumed["solved_this_run"] == 400 - done
+    assert resumed["solved_this_run"] == 160 - done
     straight = tmp_path / "straight.jsonl"
     out = run_kei(*args, "--out", straight, timeout=300)
     assert out.returncode == 0, out.stderr
