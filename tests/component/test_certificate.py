@@ -110,28 +110,20 @@ def _verified(problem, catalog, objective):
     return x.verified_range_km if objective == "max_range" else x.price_usd
 
 
-def test_adding_a_part_never_lowers_the_best_range():
+@pytest.mark.parametrize("objective,parts", [("max_range", "cells"), ("min_price", "motors")],
+                         ids=["a_cell_never_lowers_the_best_range", "a_motor_never_raises_the_floor_price"])
+def test_adding_a_part(objective, parts):
+    better = (lambda after, before: after >= before * (1 - MONOTONE)) if objective == "max_range" else (
+        lambda after, before: after <= before * (1 + MONOTONE))
+
     @METAMORPHIC
-    @given(catalog=catalogs(), extra=catalogs(), problem=problems("max_range"))
+    @given(catalog=catalogs(), extra=catalogs(), problem=problems(objective))
     def check(catalog, extra, problem):
-        more = dataclasses.replace(catalog, cells=catalog.cells + tuple(
-            dataclasses.replace(c, id=f"extra_{c.id}") for c in extra.cells[:1]))
-        before, after = _verified(problem, catalog, "max_range"), _verified(problem, more, "max_range")
+        added = tuple(dataclasses.replace(x, id=f"extra_{x.id}") for x in getattr(extra, parts)[:1])
+        more = dataclasses.replace(catalog, **{parts: getattr(catalog, parts) + added})
+        before, after = _verified(problem, catalog, objective), _verified(problem, more, objective)
         if before is not None:
-            assert after is not None and after >= before * (1 - MONOTONE)
-
-    check()
-
-
-def test_adding_a_part_never_raises_the_floor_price():
-    @METAMORPHIC
-    @given(catalog=catalogs(), extra=catalogs(), problem=problems("min_price"))
-    def check(catalog, extra, problem):
-        more = dataclasses.replace(catalog, motors=catalog.motors + tuple(
-            dataclasses.replace(m, id=f"extra_{m.id}") for m in extra.motors[:1]))
-        before, after = _verified(problem, catalog, "min_price"), _verified(problem, more, "min_price")
-        if before is not None:
-            assert after is not None and after <= before * (1 + MONOTONE)
+            assert after is not None and better(after, before)
 
     check()
 

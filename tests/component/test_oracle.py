@@ -57,14 +57,18 @@ def test_milp_optimum_equals_exhaustive_enumeration(objective, small_cells):
     @ORACLE_SETTINGS
     @given(catalog=catalogs(small_cells=small_cells, derived_parallel=True), problem=problems(objective))
     def check(catalog, problem):
-        best = _oracle(catalog, problem)
-        found = _milp(catalog, problem)
-        assert bool(best) == bool(found), f"oracle {best[:1]} vs MILP {found[:1]}"
-        if best:
-            assert _value(problem, found[0]) == pytest.approx(best[0].value, rel=AGREE)
-            assert math.isfinite(best[0].value)
+        _assert_same_optimum(catalog, problem)
 
     check()
+
+
+def _assert_same_optimum(catalog, problem):
+    best = _oracle(catalog, problem)
+    found = _milp(catalog, problem)
+    assert bool(best) == bool(found), f"oracle {best[:1]} vs MILP {found[:1]}"
+    if best:
+        assert _value(problem, found[0]) == pytest.approx(best[0].value, rel=AGREE)
+        assert math.isfinite(best[0].value)
 
 
 def test_top_k_are_the_k_best_distinct_part_combinations_in_order():
@@ -92,10 +96,6 @@ def test_milp_with_content_options_equals_exhaustive_enumeration(objective):
     @settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(catalog=catalogs(with_content=True), problem=problems(objective, with_content=True))
     def check(catalog, problem):
-        best = _oracle(catalog, problem)
-        found = _milp(catalog, problem)
-        assert bool(best) == bool(found), f"oracle {best[:1]} vs MILP {found[:1]}"
-        if best:
-            assert _value(problem, found[0]) == pytest.approx(best[0].value, rel=AGREE)
+        _assert_same_optimum(catalog, problem)
 
     check()
