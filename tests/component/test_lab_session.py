@@ -121,7 +121,9 @@ def test_regen_is_skipped_where_the_instrument_cannot_source(tmp_path):
         both[name], logs[name] = lab_run(tmp_path, name, "--max-steps", "3000", instrument={"can_source": can_source})
     src, sink = both["src"], both["sink"]
     assert src["regen_skipped_steps"] == 0 and sink["regen_skipped_steps"] > 300
-    assert sink["measured_range_km"] == pytest.approx(src["measured_range_km"], rel=1e-9)  # friction brakes instead
+    # The same distance (friction brakes instead; a --max-steps run measures no range, so compare the
+    # distance driven: comparing two None ranges held only on pytest < 9.2, where approx(None) == None).
+    assert sink["distance_km"] == pytest.approx(src["distance_km"], rel=1e-9) and src["distance_km"] > 0
     assert sink["energy_delivered_wh"] > src["energy_delivered_wh"] * 1.05  # no energy came back
     lab = read_lab_log(logs["sink"])
     assert lab["setpoint_a"].min() == 0.0 and read_log(logs["sink"]).columns["pack_current_a"].min() >= 0.0
