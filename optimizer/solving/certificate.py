@@ -31,7 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from kei.errors import SolverError
-from kei.optimizer.answers.design import Choice, Design, decode, evaluate
+from kei.optimizer.answers.design import Choice, Design, decode, evaluate, to_vehicle
 from kei.optimizer.milp import select_objective
 from kei.optimizer.milp.consumption import add_design_correction
 from kei.optimizer.prepare.model_data import ModelData
@@ -80,7 +80,7 @@ def certified_optimum(model, solver: Solver, data: ModelData, settings: SolverSe
         # Dinkelbach starts from below: the longest simulated range is a design the corrected model
         # reaches exactly (a start above the new optimum, such as the last round's, costs a MILP more).
         start = max((x.verified_range_km for x in cert.simulated.values()), default=0.0)
-        choice, _ = optimize(model, solver, data, settings, stats, objective, start=start * (1.0 - 1e-9))
+        choice = optimize(model, solver, data, settings, stats, objective, start=start * (1.0 - 1e-9))
         cert.rounds += 1
         if choice is None:
             return None
@@ -143,8 +143,8 @@ def break_ties_on_price(model, solver: Solver, data: ModelData, settings: Solver
 
 def optimize(model, solver: Solver, data: ModelData, settings: SolverSettings, stats: dict, objective: str,
              start: float = 0.0):
-    """One optimum of the current model: (Choice, ratio or 0) or (None, 0) if infeasible; the
-    certified gap of the solve goes to stats["gap"]."""
+    """One optimum of the current model (a Choice), or None if infeasible; the certified gap of the
+    solve goes to stats["gap"]. `start`: Dinkelbach's first lambda (max range only)."""
     t = time.perf_counter()
     try:
         if objective == "max_range":
@@ -153,25 +153,23 @@ def optimize(model, solver: Solver, data: ModelData, settings: SolverSettings, s
             res = maximize_ratio(model, solver, settings, d_min=d_min, start=start)
             stats["milps"] += res.iterations
             if res.status is Status.INFEASIBLE:
-                return None, 0.0
+                return None
             stats["gap"] = res.gap
-            return decode(model, data), float(res.ratio)
+            return decode(model, data)
         res = solver.solve()
         stats["milps"] += 1
         if res.status is Status.INFEASIBLE:
-            return None, 0.0
+            return None
         if res.status is not Status.OPTIMAL:
             raise SolverError(f"MILP ended {res.status.value} after {res.seconds:.1f} s")
         stats["gap"] = res.gap
-        return decode(model, data), start
+        return decode(model, data)
     finally:
         stats["solve"] += time.perf_counter() - t
 
 
 def verify_design(data: ModelData, design: Design) -> None:
     """Simulate the design file with the full time-step model on the problem's cycle."""
-    from kei.optimizer.answers.design import to_vehicle
-
     result = simulate(to_vehicle(data, design), data.cycle)
     design.verified_range_km = result.range_km
     design.verified_wh_per_km = result.energy_wh_per_km

@@ -5,8 +5,8 @@
 
 Every design returned has been re-simulated with the full time-step model on the problem's cycle,
 and is proven best by simulation: the certificate loop (certificate.py) simulates every design
-whose bound beats the verified best, correcting the model on each simulated (pair, cell, parallel)
-layout, until the model's optimum is a design already simulated.
+whose bound beats the verified best, correcting the model on each simulated design (pair, cell and
+parallel count, series count), until the model's optimum is a design already simulated.
 
 The `extend` hook (PyPSA's `extra_functionality`) receives the built Pyomo model and its
 `ModelData` before the first solve, and adds constraints (or variables) of its own. The same hook
@@ -145,7 +145,7 @@ def _solve_verified(model, solver: Solver, data: ModelData, settings: SolverSett
     stats = {"milps": 0, "solve": 0.0, "verify": 0.0, "corrections": 0, "gap": None}
     try:
         if not verify:
-            choice, _ = optimize(model, solver, data, settings, stats, data.problem.objective)
+            choice = optimize(model, solver, data, settings, stats, data.problem.objective)
             design = None if choice is None else evaluate(data, choice)
         else:
             design = certified_optimum(model, solver, data, settings, cert, stats, data.problem.objective)

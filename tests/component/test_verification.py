@@ -1,4 +1,4 @@
-"""Every optimum is re-simulated; where the linear model drifts, the layout is corrected and the MILP re-solved."""
+"""Every optimum is re-simulated; where the linear model drifts, that design is corrected and the MILP re-solved."""
 import dataclasses
 
 import pytest
