@@ -64,7 +64,7 @@ class Design:
     verified_range_km: float | None = None
     verified_wh_per_km: float | None = None
     trace_miss_s: float | None = None
-    verified_band: dict = field(default_factory=dict)  # the simulation's 90 % band (range_km_p05, ...)
+    simulation: object = field(default=None, repr=False, compare=False)  # the verifying SimResult, if any
     valid_test: bool | None = None                     # the simulation is a valid test of the problem's procedure
     model_drift: float | None = None  # the plain fit's range / simulated - 1: what the design's correction took out
     binding: list = field(default_factory=list)
@@ -77,6 +77,12 @@ class Design:
     @property
     def cells(self) -> int:
         return self.series * self.parallel
+
+    @property
+    def verified_band(self) -> dict:
+        """The simulation's 90 % band (range_km_p05, ...), {} if not simulated. Computed when first read:
+        the certificate simulates several designs and only the reported ones need a band."""
+        return self.simulation.band if self.simulation is not None else {}
 
     @property
     def drift(self) -> float | None:
@@ -219,8 +225,7 @@ def evaluate(d: ModelData, ch: Choice, factor: float | None = None) -> Design:
         others.append({"site": name, "price_usd": cost * d.price_per_bom if ok else None})
     others.sort(key=lambda y: (y["price_usd"] is None, y["price_usd"] or 0.0))
     pair = ch.pair
-    whkm = (d.wh_per_km(pair, test, ch.layout, ch.series, opts) if factor is None
-            else factor * d.fit.wh_per_km(pair, test) + d.option_wh_per_km(pair, test, opts))
+    whkm = d.wh_per_km(pair, test, ch.layout, ch.series, opts, factor=factor)
     loss_cells = d.fit.loss_power_w[pair] * d.cell_loss_wh_per_w[ci] / d.cell_energy_wh[ci]
     label_energy = d.range_energy_factor * d.cell_energy_wh[ci] * (n - loss_cells)
     range_km = label_energy / whkm if whkm > 0 else float("nan")  # nan: data prepared without energy fits

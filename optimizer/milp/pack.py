@@ -33,6 +33,7 @@ def add_pack(m, d: ModelData) -> None:
     m.pack_volume_l = pyo.Expression(expr=per_cell(d.cell_pack_volume_l))
     m.pack_peak_power_w = pyo.Expression(expr=per_cell(d.cell_peak_power_w))
     m.pack_continuous_power_w = pyo.Expression(expr=per_cell(d.cell_continuous_power_w))
+    m.pack_charge_power_w = pyo.Expression(expr=per_cell(d.cell_charge_power_w))
     m.pack_bom_usd = pyo.Expression(expr=per_cell(d.cell_landed_usd + d.cell_integration_usd))
     m.pack_vmin_v = pyo.Expression(expr=pyo.quicksum(float(d.cell_vmin_v[cell[i]]) * m.series[i] for i in lay))
     m.pack_vmax_v = pyo.Expression(expr=pyo.quicksum(float(d.cell_vmax_v[cell[i]]) * m.series[i] for i in lay))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kei.optimizer.prepare.charge_lines import charge_loss_wh_per_km
 from kei.units import KMH_PER_MPS
 from kei.vehicle.cycles import Cycle
 from kei.vehicle.energy import energy_per_km_batch, params_from_defaults
@@ -60,9 +61,21 @@ class EnergyFit:
     # makes, delta = option_intercept + option_slope x mass (loss-free pack, same masses as the fit)
     option_intercept_wh_per_km: np.ndarray | None = None
     option_slope_wh_per_km_per_kg: np.ndarray | None = None
+    # what the pack's charge acceptance adds (prepare/charge_limit.py): per pair (pairs, planes), the
+    # loss L >= a x test mass + b x pack charge power + c (Wh/km), L >= 0
+    charge_a_wh_per_km_per_kg: np.ndarray | None = None
+    charge_b_wh_per_km_per_w: np.ndarray | None = None
+    charge_c_wh_per_km: np.ndarray | None = None
 
     def wh_per_km(self, pair: int, mass_kg: float) -> float:
         return float(self.intercept_wh_per_km[pair] + self.slope_wh_per_km_per_kg[pair] * mass_kg)
+
+    def charge_loss_wh_per_km(self, pair: int, mass_kg: float, charge_w: float) -> float:
+        """The energy per km a pack absorbing at most `charge_w` adds (0 without a charge-limit fit)."""
+        if self.charge_a_wh_per_km_per_kg is None:
+            return 0.0
+        return float(charge_loss_wh_per_km(self.charge_a_wh_per_km_per_kg[pair], self.charge_b_wh_per_km_per_w[pair],
+                                           self.charge_c_wh_per_km[pair], mass_kg, charge_w))
 
     def option_wh_per_km(self, pair: int, option: int, mass_kg: float) -> float:
         """What energy option `option` (its index among the fitted options) adds to the pair's Wh/km."""
@@ -85,16 +98,12 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
     masses = mass_lo_kg[:, None] + (mass_hi_kg - mass_lo_kg)[:, None] * grid[None, :]   # pairs x points
     mid = mass_points // 2
 
-    def per_variant(values, reps):  # pair values repeated for each of their variants
-        return np.repeat(np.asarray(values, dtype=float), reps)
-
     n_opt = len(options)
     reps = mass_points + 1 + n_opt * mass_points  # mass grid loss-free, middle mass with the reference pack, options
     mass = np.concatenate([masses, masses[:, mid:mid + 1]] + [masses] * n_opt, axis=1).ravel()
     reference_r = REFERENCE_LOSS_AT_PEAK / phys.peak_power_w  # ohm at 1 V: loss share = P R / V^2
     resistance = np.concatenate([np.zeros((n_pairs, mass_points)), reference_r[:, None],
                                  np.zeros((n_pairs, n_opt * mass_points))], axis=1).ravel()
-    scale = phys.map_scale
     tyre = phys.rolling_resistance_coefficient if tyre_crr is None else np.asarray(tyre_crr, dtype=float)
     cda_v = np.repeat(np.asarray(phys.drag_area_m2, dtype=float)[:, None], reps, axis=1)
     crr_v = np.repeat(np.asarray(phys.rolling_resistance_coefficient, dtype=float)[:, None], reps, axis=1)
@@ -104,26 +113,9 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
         cda_v[:, cols] *= cda_scale
         crr_v[:, cols] -= (1.0 - crr_scale) * tyre[:, None]
         aux_v[:, cols] += aux_w
-    # The generic defaults (regen, aux, road-load convention, ...) with the pairs' own figures on top.
-    params = params_from_defaults(
-        defaults,
-        mass_kg=mass,
-        drag_area_m2=cda_v.ravel(),
-        rolling_resistance_coefficient=crr_v.ravel(),
-        aux_power_w=aux_v.ravel(),
-        driveline_efficiency=per_variant(defaults["driveline"]["efficiency"] * scale, reps),
-        gear_ratio=per_variant(phys.gear_ratio, reps),
-        motor_peak_power_w=per_variant(phys.peak_power_w / scale, reps),
-        motor_peak_torque_nm=per_variant(phys.peak_torque_nm / scale, reps),
-        motor_max_speed_rpm=per_variant(phys.max_speed_rpm, reps),
-        top_speed_mps=top_speed_kmh / KMH_PER_MPS if top_speed_kmh else np.inf,
-        pack_voltage_v=1.0,  # only R / V^2 matters; 1 V keeps R in ohm = loss per watt
-        pack_resistance_ohm=resistance,
-        pack_max_discharge_current_a=np.inf,
-        pack_max_charge_current_a=np.inf,
-        pack_energy_wh=1.0,  # not used by energy per km
-        usable_fraction=1.0,
-    )
+    params = pair_params(phys, defaults, reps, top_speed_kmh, mass_kg=mass, drag_area_m2=cda_v.ravel(),
+                         rolling_resistance_coefficient=crr_v.ravel(), aux_power_w=aux_v.ravel(),
+                         pack_resistance_ohm=resistance)
     whkm = energy_per_km_batch(params, cycle).reshape(n_pairs, reps)
     lossless, lossy = whkm[:, :mass_points], whkm[:, mass_points]
 
@@ -148,3 +140,33 @@ def fit_energy(phys: PairPhysics, mass_lo_kg: np.ndarray, mass_hi_kg: np.ndarray
                      mass_hi_kg=np.asarray(mass_hi_kg, float), variants=n_pairs * reps,
                      seconds=time.perf_counter() - start, option_intercept_wh_per_km=opt_a,
                      option_slope_wh_per_km_per_kg=opt_b)
+
+
+def pair_params(phys: PairPhysics, defaults: dict, reps: int, top_speed_kmh: float | None, **variants):
+    """The batch parameters of every pair repeated `reps` times: the generic defaults (regen, aux,
+    road-load convention, ...), the pairs' own figures on top, then `variants` (per-variant arrays).
+    The pack is a 1 V pack (only R / V^2 matters, so R in ohm is the loss per watt and a current in A
+    is a power in W) that takes any current unless a variant says otherwise."""
+    scale = phys.map_scale
+
+    def per_variant(values):
+        return np.repeat(np.asarray(values, dtype=float), reps)
+
+    fields_ = dict(
+        drag_area_m2=per_variant(phys.drag_area_m2),
+        rolling_resistance_coefficient=per_variant(phys.rolling_resistance_coefficient),
+        driveline_efficiency=per_variant(defaults["driveline"]["efficiency"] * scale),
+        gear_ratio=per_variant(phys.gear_ratio),
+        motor_peak_power_w=per_variant(phys.peak_power_w / scale),
+        motor_peak_torque_nm=per_variant(phys.peak_torque_nm / scale),
+        motor_max_speed_rpm=per_variant(phys.max_speed_rpm),
+        top_speed_mps=top_speed_kmh / KMH_PER_MPS if top_speed_kmh else np.inf,
+        pack_voltage_v=1.0,
+        pack_resistance_ohm=0.0,
+        pack_max_discharge_current_a=np.inf,
+        pack_max_charge_current_a=np.inf,
+        pack_energy_wh=1.0,  # not used by energy per km
+        usable_fraction=1.0,
+    )
+    fields_.update(variants)
+    return params_from_defaults(defaults, **fields_)

@@ -18,6 +18,7 @@ from kei.errors import ConfigError, InfeasibleError
 from kei.optimizer.inputs.pack_layout import parallel_limits
 from kei.optimizer.inputs.parts import BodySpec, Catalog, CellSpec, MotorSpec
 from kei.optimizer.inputs.problem import Problem
+from kei.optimizer.prepare.charge_limit import charge_levels_w_per_kg, fit_charge_limit
 from kei.optimizer.prepare.content import ContentData, option_cost_range_usd, option_mass_range_kg, prepare_content
 from kei.optimizer.prepare.fit import EnergyFit, PairPhysics, fit_energy
 from kei.optimizer.prepare.performance import (
@@ -59,6 +60,7 @@ class ModelData:
     cell_integration_usd: np.ndarray   # pack integration per cell (at the assembly site)
     cell_peak_power_w: np.ndarray      # terminal power per cell at its peak (pulse) discharge current
     cell_continuous_power_w: np.ndarray  # terminal power per cell at its continuous discharge current
+    cell_charge_power_w: np.ndarray    # terminal power per cell absorbs at its charge current (v i + i^2 r)
     cell_loss_wh_per_w: np.ndarray     # e r / v^2: usable Wh lost per W of the pair's P_eff
     cell_max_parallel: np.ndarray      # most strings in parallel: the model bound derived from volume (inputs/pack_layout.py)
     # per layout (cell, parallel strings, series range)
@@ -114,7 +116,7 @@ class ModelData:
     sites: SiteData | None = None      # the assembly-site decision's cost coefficients (prepare/sites.py)
     content: ContentData | None = None # required lines in force, content options (prepare/content.py)
     option_m_wh_per_km: np.ndarray | None = None  # (energy options,): big-M of each option's Wh/km delta
-    # {(pair, layout, series): factor} measured by simulating that design: replaces the pair's
+    # {(pair, cell, cells): factor} measured by simulating that design (design_key): replaces the pair's
     # correction for exactly that pack on that pair (solving/certificate.py)
     design_correction: dict = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
@@ -142,9 +144,15 @@ class ModelData:
         """Pack terminal power each continuous need draws from the pair at this test mass (W)."""
         return self.continuous_need_w0[:, pair] + self.continuous_need_w_per_kg[:, pair] * test_mass_kg
 
+    def design_key(self, pair: int, layout: int, series: int) -> tuple[int, int, int]:
+        """(pair, cell, cells): what the simulation of a pack on a pair depends on. Packs of as many cells
+        of one type in another arrangement draw the same power per cell, lose the same share to
+        resistance (P r / (N v^2)) and absorb the same charge power, so they simulate alike."""
+        return (pair, int(self.layout_cell[layout]), int(self.layout_parallel[layout]) * int(series))
+
     def energy_factor(self, pair: int, layout: int | None = None, series: int | None = None) -> float:
         """The factor on the pair's fitted energy per km: the design's own once simulated, else the pair's."""
-        own = self.design_correction.get((pair, layout, series))
+        own = None if layout is None else self.design_correction.get(self.design_key(pair, layout, series))
         return float(self.correction[pair] if own is None else max(own, self.correction[pair]))
 
     def option_wh_per_km(self, pair: int, test_mass_kg: float, options: tuple[int, ...] = ()) -> float:
@@ -155,11 +163,25 @@ class ModelData:
         return float(sum(self.fit.option_wh_per_km(pair, k, test_mass_kg)
                          for k, o in enumerate(self.content.energy_options) if o in options))
 
-    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int | None = None, series: int | None = None,
-                  options: tuple[int, ...] = ()) -> float:
-        """The linear model's energy per km (after correction), before pack losses, with the options' deltas."""
-        return (self.energy_factor(pair, layout, series) * self.fit.wh_per_km(pair, test_mass_kg)
-                + self.option_wh_per_km(pair, test_mass_kg, options))
+    def charge_loss_wh_per_km(self, pair: int, test_mass_kg: float, layout: int, series: int) -> float:
+        """What the pack's charge acceptance adds to the pair's energy per km (prepare/charge_limit.py)."""
+        cells = int(self.layout_parallel[layout]) * int(series)
+        return self.fit.charge_loss_wh_per_km(pair, test_mass_kg, cells * float(self.cell_charge_power_w[self.layout_cell[layout]]))
+
+    def wh_per_km(self, pair: int, test_mass_kg: float, layout: int, series: int, options: tuple[int, ...] = (),
+                  factor: float | None = None) -> float:
+        """The linear model's energy per km, before pack losses: the pair's fit times its factor (the
+        design's own, or `factor`), plus the options' deltas and the charge-limit loss (unfactored, as in
+        the MILP)."""
+        f = self.energy_factor(pair, layout, series) if factor is None else factor
+        return f * self.fit.wh_per_km(pair, test_mass_kg) + self.unfactored_wh_per_km(pair, test_mass_kg, layout, series,
+                                                                                     options)
+
+    def unfactored_wh_per_km(self, pair: int, test_mass_kg: float, layout: int, series: int,
+                             options: tuple[int, ...] = ()) -> float:
+        """The part of the energy per km no correction factor scales: options' deltas, charge-limit loss."""
+        return self.option_wh_per_km(pair, test_mass_kg, options) + self.charge_loss_wh_per_km(pair, test_mass_kg,
+                                                                                                layout, series)
 
 
 # Fit rows are cached per pair under everything they depend on (catalog, cycle, payload, limits,
@@ -179,7 +201,11 @@ def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm,
     # option variants: they are part of the key.
     key = (catalog, problem.cycle, problem.payload_kg, problem.limits, problem.performance,
            problem.price.fixed_content_mass_kg, problem.model_year, problem.climate, settings.fit_mass_points,
-           settings.accel_speed_points, settings.accel_bisection_steps, json.dumps(defaults, sort_keys=True, default=str))
+           settings.accel_speed_points, settings.accel_bisection_steps, settings.charge_limit_min_w_per_kg,
+           settings.charge_limit_max_w_per_kg, settings.charge_limit_points,
+           json.dumps(defaults, sort_keys=True, default=str))
+    levels = charge_levels_w_per_kg(settings.charge_limit_min_w_per_kg, settings.charge_limit_max_w_per_kg,
+                                    settings.charge_limit_points)
     opts = tuple((content.options[i].drag_area_scale, content.options[i].crr_scale, float(content.option_aux_w[i]))
                  for i in content.energy_options)
     n_opt = len(opts)
@@ -191,17 +217,25 @@ def _cached_fit(catalog, problem, cycle, defaults, settings, motors, bodies, pm,
         sub = PairPhysics(**{f: getattr(phys, f)[missing] for f in phys.__dataclass_fields__})
         new = fit_energy(sub, lo[missing], hi[missing], cycle, defaults, top_speed_kmh=problem.limits.max_top_speed_kmh,
                          mass_points=settings.fit_mass_points, options=opts, tyre_crr=np.asarray(tyre_crr)[missing])
-        seconds, variants = new.seconds, new.variants
+        t = time.perf_counter()
+        charge = fit_charge_limit(sub, lo[missing], hi[missing], cycle, defaults, levels,
+                                  top_speed_kmh=problem.limits.max_top_speed_kmh)
+        seconds, variants = new.seconds + time.perf_counter() - t, new.variants + charge.variants
         for j, i in enumerate(missing):
             rows[ids[i]] = (tuple(float(getattr(new, f)[j]) for f in FIT_ROW)
                             + tuple(map(float, new.option_intercept_wh_per_km[j]))
-                            + tuple(map(float, new.option_slope_wh_per_km_per_kg[j])))
-    width = len(FIT_ROW) + 2 * n_opt
-    table = np.array([rows[k] for k in ids], dtype=float).reshape(len(ids), width)
-    base = len(FIT_ROW)
+                            + tuple(map(float, new.option_slope_wh_per_km_per_kg[j]))
+                            + tuple(map(float, charge.a_wh_per_km_per_kg[j]))
+                            + tuple(map(float, charge.b_wh_per_km_per_w[j]))
+                            + tuple(map(float, charge.c_wh_per_km[j])))
+    n_planes = len(levels) - 1
+    table = np.array([rows[k] for k in ids], dtype=float).reshape(len(ids), len(FIT_ROW) + 2 * n_opt + 3 * n_planes)
+    cols = np.cumsum([len(FIT_ROW), n_opt, n_opt, n_planes, n_planes])
     return EnergyFit(**{f: table[:, i] for i, f in enumerate(FIT_ROW)}, variants=variants, seconds=seconds,
-                     option_intercept_wh_per_km=table[:, base:base + n_opt],
-                     option_slope_wh_per_km_per_kg=table[:, base + n_opt:base + 2 * n_opt])
+                     option_intercept_wh_per_km=table[:, cols[0]:cols[1]],
+                     option_slope_wh_per_km_per_kg=table[:, cols[1]:cols[2]],
+                     charge_a_wh_per_km_per_kg=table[:, cols[2]:cols[3]], charge_b_wh_per_km_per_w=table[:, cols[3]:cols[4]],
+                     charge_c_wh_per_km=table[:, cols[4]:])
 
 
 def _zero_fit(lo, hi, n_opt: int = 0) -> EnergyFit:
@@ -245,6 +279,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     r = np.array([c.internal_resistance_mohm for c in cells]) / 1000.0
     cell_power = _cell_terminal_power_w(q, v, r, np.array([c.peak_discharge_c for c in cells]))
     cell_cont_power = _cell_terminal_power_w(q, v, r, np.array([c.max_discharge_c for c in cells]))
+    charge_a = q * np.array([c.max_charge_c for c in cells])
+    cell_charge_power = v * charge_a + charge_a**2 * r   # what the energy model's charge limit absorbs
     cell_integration = pack.cost_usd_per_kwh * e / 1000.0   # at the assembly site: no duty of its own
     cell_pack_mass = np.array([c.mass_kg for c in cells]) / pack.cell_to_pack_mass_ratio
     cell_pack_volume = np.array([c.volume_l for c in cells]) / pack.cell_to_pack_volume_ratio
@@ -390,6 +426,7 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
         bodies=tuple(bodies), cell_energy_wh=e, cell_vmin_v=cell_vmin, cell_vmax_v=cell_vmax, cell_r_ohm=r,
         cell_pack_mass_kg=cell_pack_mass, cell_pack_volume_l=cell_pack_volume, cell_landed_usd=cell_landed,
         cell_integration_usd=cell_integration, cell_peak_power_w=cell_power, cell_continuous_power_w=cell_cont_power,
+        cell_charge_power_w=cell_charge_power,
         cell_loss_wh_per_w=e * r / v**2, cell_max_parallel=cell_max_par,
         layout_cell=layout_arr[:, 0], layout_parallel=layout_arr[:, 1], layout_series_lo=layout_arr[:, 2],
         layout_series_hi=layout_arr[:, 3], motor_vmin_v=motor_vmin, motor_vmax_v=motor_vmax, motor_mass_kg=motor_mass,

@@ -109,6 +109,11 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
     power = n * d.cell_peak_power_w[cell_idx]
     cont_power = n * d.cell_continuous_power_w[cell_idx]
     loss = d.cell_loss_wh_per_w[cell_idx]
+    charge_w = n * d.cell_charge_power_w[cell_idx]
+    no_lines = np.zeros((d.n_pairs, 0))
+    charge_a = d.fit.charge_a_wh_per_km_per_kg if d.fit.charge_a_wh_per_km_per_kg is not None else no_lines
+    charge_b = d.fit.charge_b_wh_per_km_per_w if d.fit.charge_b_wh_per_km_per_w is not None else no_lines
+    charge_c = d.fit.charge_c_wh_per_km if d.fit.charge_c_wh_per_km is not None else no_lines
     factor, mult = d.range_energy_factor, d.price_per_bom
     cap, r_min = d.price_cap_usd, d.min_range_km
     maximize = d.problem.objective == "max_range"
@@ -167,23 +172,29 @@ def enumerate_designs(d: ModelData, top: int = 1, pack_series: tuple[int, int] |
                 a = a + col(d.fit.option_intercept_wh_per_km[rows, j])
                 k = k + col(d.fit.option_slope_wh_per_km_per_kg[rows, j])
             num = factor * (row(energy[cols]) - row(loss[cols]) * col(d.fit.loss_power_w[rows]))
+            # The charge-limit loss (unfactored) makes the energy per km the largest of the pieces
+            # a + k m and a + b_j P + c_j + (k + a_j) m: convex and rising in the test mass m.
+            pieces = [(a, k)] + [(a + col(charge_b[rows, j]) * row(charge_w[cols]) + col(charge_c[rows, j]),
+                                  k + col(charge_a[rows, j])) for j in range(charge_a.shape[1])]
+            energy_at = lambda mass: np.max([i + g * mass for i, g in pieces], axis=0)  # noqa: E731
             ok = ok_parts.copy()
             if maximize:
                 budget = (cap / mult - bom0) if cap is not None else np.full_like(bom0, np.inf)
                 l_star = np.where(k > 0, np.minimum(l_hi, lw_affordable(d, budget * (1 + FEAS_TOL) / lwf)), l_lo)
                 ok &= (l_star >= l_lo - 1e-9) & (lwf * lw_cost(d, l_lo) <= budget * (1 + FEAS_TOL) + 1e-9)
-                value = num / (a + k * (mass0 - l_star))
+                value = num / energy_at(mass0 - l_star)
                 if r_min is not None:
                     ok &= value >= r_min * (1 - FEAS_TOL)
                 l_best = l_star
             else:
                 l_need = l_lo
                 if r_min is not None:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        l_range = np.where(k > 0, mass0 + a / np.where(k > 0, k, 1.0)
-                                           - num / (r_min * np.where(k > 0, k, 1.0)), -np.inf)
-                    l_need = np.maximum(l_lo, l_range)
-                    ok &= np.where(k > 0, True, num >= r_min * (a + k * (mass0 - l_need)) * (1 - FEAS_TOL))
+                    # Each rising piece i + g m <= num / r_min bounds the mass; the check below takes the rest.
+                    for i, g in pieces:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            l_need = np.maximum(l_need, np.where(g > 0, mass0 - (num / r_min - i) / np.where(g > 0, g, 1.0),
+                                                                 -np.inf))
+                    ok &= num >= r_min * energy_at(mass0 - np.minimum(l_need, l_hi)) * (1 - FEAS_TOL)
                 ok &= l_need <= l_hi + 1e-9
                 l_need = np.minimum(l_need, l_hi)
                 value = mult * (bom0 + lwf * lw_cost(d, l_need))

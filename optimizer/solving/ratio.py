@@ -26,6 +26,7 @@ class RatioResult:
     ratio: float | None = None          # N / D of the final solution
     upper_bound: float | None = None    # certified: no design exceeds it
     iterations: int = 0
+    converged: bool = True              # False: stopped early by `accept` (ratio is a lower bound only)
     seconds: float = 0.0
     solves: list[SolveResult] = field(default_factory=list)
 
@@ -36,8 +37,15 @@ class RatioResult:
         return max(self.upper_bound - self.ratio, 0.0) / max(abs(self.ratio), 1e-12)
 
 
-def maximize_ratio(m, solver: Solver, settings: SolverSettings, d_min: float, start: float = 0.0) -> RatioResult:
-    """Maximize m.range_energy_wh / m.energy_per_km through the mutable `m.ratio` (lambda)."""
+def maximize_ratio(m, solver: Solver, settings: SolverSettings, d_min: float, start: float = 0.0,
+                   accept=None, above_start_only: bool = False) -> RatioResult:
+    """Maximize m.range_energy_wh / m.energy_per_km through the mutable `m.ratio` (lambda).
+
+    `accept(iteration)`, if given, is asked after every MILP whose solution beats lambda: True stops
+    there with that solution (status OPTIMAL, `converged` False, no bound). The certificate uses it to
+    simulate a design that beats the best simulated range as soon as one turns up, instead of
+    converging first. `above_start_only`: only whether a design beats `start` matters, so a first MILP
+    whose optimum is below it (F(start) < 0, a proof that none does) stops with that solution."""
     t0 = time.perf_counter()
     out = RatioResult(status=Status.OPTIMAL)
     lam = start
@@ -59,6 +67,12 @@ def maximize_ratio(m, solver: Solver, settings: SolverSettings, d_min: float, st
             out.ratio = ratio
             bound = res.bound if res.bound is not None else f_value
             out.upper_bound = lam + max(bound, 0.0) / d_min
+            break
+        if f_value < 0 and above_start_only:
+            out.ratio, out.upper_bound = ratio, lam
+            break
+        if f_value > 0 and accept is not None and accept(it):
+            out.ratio, out.converged = ratio, False
             break
         lam = ratio
     else:

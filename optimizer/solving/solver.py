@@ -30,6 +30,10 @@ SETTINGS_FIELDS = (
     Field("tie_tolerance", float, "-", "ranges this close (relative) tie, and the cheaper design wins", min=0.0, max=0.05),
     Field("max_simulations", int, "-", "simulations per certificate before the answer is reported unproven", min=1),
     Field("fit_mass_points", int, "-", "masses per motor x body pair in the energy fit", min=3, max=50),
+    Field("charge_limit_min_w_per_kg", float, "W/kg", "lowest charge limit per kg of test mass where the charge-limit "
+          "loss is measured", min=0.01, max=100.0),
+    Field("charge_limit_max_w_per_kg", float, "W/kg", "highest such charge limit", min=0.1, max=1000.0),
+    Field("charge_limit_points", int, "-", "charge limits measured, geometric from min to max", min=2, max=60),
     Field("accel_speed_points", int, "-", "velocity grid of the 0-100 km/h integral", min=20),
     Field("accel_bisection_steps", int, "-", "bisection steps of the 0-100 km/h mass limit", min=5, max=200),
 )
@@ -47,6 +51,9 @@ class SolverSettings:
     tie_tolerance: float
     max_simulations: int
     fit_mass_points: int
+    charge_limit_min_w_per_kg: float
+    charge_limit_max_w_per_kg: float
+    charge_limit_points: int
     accel_speed_points: int
     accel_bisection_steps: int
     highs: tuple[tuple[str, object], ...] = ()   # raw HiGHS options ([highs] table)
@@ -58,6 +65,8 @@ def load_solver_settings(path=None) -> SolverSettings:
     highs = raw.pop("highs", {})
     if not isinstance(highs, dict) or not all(isinstance(v, (bool, int, float, str)) for v in highs.values()):
         raise ConfigError(str(path), "highs", "expected a table of HiGHS option = value")
+    if raw["charge_limit_max_w_per_kg"] <= raw["charge_limit_min_w_per_kg"]:
+        raise ConfigError(str(path), "charge_limit_max_w_per_kg", "must be above charge_limit_min_w_per_kg")
     return SolverSettings(**raw, highs=tuple(highs.items()))
 
 
