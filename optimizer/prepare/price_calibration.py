@@ -23,11 +23,14 @@ from kei.optimizer.inputs.price_model import load_price_model
 from kei.resources import config_file
 from kei.schema import Field, read_toml, validate_table
 
+CURRENCIES = ("usd", "eur", "jpy", "cny", "krw", "mxn")   # the quoted price's unit is in its key: price_jpy, ...
 CAR_FIELDS = (
     Field("name", str, "-", "the car and its model year"),
     Field("site", str, "-", "where it is built (a site of the fit's price model)"),
-    Field("price_local", float, "local currency", "list price as quoted", min=1.0),
-    Field("usd_per_local", float, "USD per unit", "exchange rate", min=1e-6),
+    *(Field(f"price_{ccy}", float, ccy.upper(), f"list price as quoted, in {ccy.upper()} (give one price)", default=None,
+            min=1.0) for ccy in CURRENCIES),
+    *(Field(f"usd_per_{ccy}", float, f"USD/{ccy.upper()}", "exchange rate of the price's currency", default=None,
+            min=1e-6) for ccy in CURRENCIES if ccy != "usd"),
     Field("sales_tax_rate", float, "-", "tax included in the quoted price", min=0.0, max=1.0),
     Field("glider_base_usd", float, "USD", "glider at cost index 1.00", min=0.0),
     Field("drive_unit_usd", float, "USD", "drive unit", min=0.0),
@@ -86,9 +89,22 @@ def load_cars(path: str | Path | None = None) -> tuple[tuple[Car, ...], dict, Pa
             raise ConfigError(str(path), f"car[{i}].site", e.message if hasattr(e, "message") else str(e)) from None
         other = (c["drive_unit_usd"] + c["cells_usd"] + c["pack_integration_usd"] + pm_fixed.fixed_content_cost_usd
                  + assembly)
-        price = c["price_local"] * c["usd_per_local"] / (1 + c["sales_tax_rate"])
+        price = _quoted_price_usd(c, path, i) / (1 + c["sales_tax_rate"])
         cars.append(Car(c["name"], c["site"], price, c["glider_base_usd"], other, c["vehicle_duty_rate"]))
     return tuple(cars), fit, path
+
+
+def _quoted_price_usd(c: dict, path, i: int) -> float:
+    given = [ccy for ccy in CURRENCIES if c[f"price_{ccy}"] is not None]
+    if len(given) != 1:
+        raise ConfigError(str(path), f"car[{i}]", "give the list price once, in its currency: one of "
+                          + ", ".join(f"price_{ccy}" for ccy in CURRENCIES) + (f" (got {', '.join(given)})" if given else ""))
+    ccy = given[0]
+    if ccy == "usd":
+        return c["price_usd"]
+    if c[f"usd_per_{ccy}"] is None:
+        raise ConfigError(str(path), f"car[{i}].usd_per_{ccy}", f"a price in {ccy.upper()} needs its exchange rate")
+    return c[f"price_{ccy}"] * c[f"usd_per_{ccy}"]
 
 
 def fit_price(path: str | Path | None = None) -> Calibration:

@@ -39,8 +39,26 @@ def test_the_fit_moves_with_its_data(tmp_path, cal):
     """A car priced 10 % higher raises the fitted RPE (the fit is not a constant)."""
     from kei.resources import config_file
     text = config_file("price_calibration.toml").read_text()
-    bumped = text.replace("price_local = 26500.0", "price_local = 29150.0")
+    bumped = text.replace("price_usd =   26500.0", "price_usd =   29150.0")
     assert bumped != text
     path = tmp_path / "cal.toml"
     path.write_text(bumped)
     assert fit_price(path).retail_price_equivalent > cal.retail_price_equivalent
+
+
+@pytest.mark.parametrize("edit, field", [
+    (("usd_per_jpy =   0.006667         # estimate: 150 JPY/USD (2024-2025 average ~150)\n", ""), "car[0].usd_per_jpy"),
+    (("price_jpy =   2333100.0", "price_jpy = 2333100.0\nprice_usd = 15000.0\n#"), "car[0]"),
+    (("price_jpy =   2333100.0", "#"), "car[0]"),
+])
+def test_a_price_needs_exactly_one_currency_and_its_rate(tmp_path, edit, field):
+    from kei.errors import ConfigError
+    from kei.resources import config_file
+    text = config_file("price_calibration.toml").read_text()
+    broken = text.replace(*edit, 1)
+    assert broken != text
+    path = tmp_path / "cal.toml"
+    path.write_text(broken)
+    with pytest.raises(ConfigError) as err:
+        load_cars(path)
+    assert err.value.key == field and str(path) in str(err.value)
