@@ -13,7 +13,7 @@ def charge_loss_wh_per_km(a_wh_per_km_per_kg, b_wh_per_km_per_w, c_wh_per_km, ma
     mass and power (the planes on the last axis)."""
     a, b, c = (np.asarray(v, float) for v in (a_wh_per_km_per_kg, b_wh_per_km_per_w, c_wh_per_km))
     mass_kg, charge_w = np.asarray(mass_kg, float)[..., None], np.asarray(charge_w, float)[..., None]
-    return np.maximum((a * mass_kg + b * charge_w + c).max(axis=-1), 0.0)
+    return np.maximum((a * mass_kg + b * charge_w + c).max(axis=-1, initial=0.0), 0.0)
 
 
 def lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
