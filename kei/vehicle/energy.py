@@ -168,7 +168,7 @@ def _terminal_power_limit_w(voltage_v, resistance_ohm, current_a):
     return voltage_v * current_a - current_a**2 * resistance_ohm
 
 
-def _charge_power_limit_w(voltage_v, resistance_ohm, current_a):
+def charge_power_limit_w(voltage_v, resistance_ohm, current_a):
     """Power the pack terminals absorb at charge current `current_a` (> 0): V I + I^2 R."""
     with np.errstate(invalid="ignore"):  # inf x 0 when there is no limit and no resistance
         return np.where(np.isinf(current_a), np.inf, voltage_v * current_a + current_a**2 * resistance_ohm)
@@ -363,7 +363,7 @@ def run_trace(p: VehicleParams, time_s: np.ndarray, speed_mps: np.ndarray, grade
                                           * np.exp(-_col(p.regen_fade_rate_s_per_m) * v_avg))
     braking = np.where(traction, 0.0, -wheel)  # positive braking power at the wheel
     # The motor may feed the pack what it absorbs at its charge current limit, plus the auxiliary load.
-    charge_w = _charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux_col
+    charge_w = charge_power_limit_w(voltage, resistance, _col(p.pack_max_charge_current_a)) + aux_col
     charge_cap = _shaft_power_w(charge_w, peak, motor_map, traction=False)
     regen_shaft = np.minimum(np.minimum(braking * share * eta_d, peak), charge_cap)
     regen_wheel = regen_shaft / eta_d

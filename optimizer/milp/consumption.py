@@ -64,8 +64,7 @@ def add_design_correction(m, d: ModelData, pair: int, cell: int, cells: int) -> 
     b = blk.find_component(name)
     if b is None:
         e_max = max(float(d.fit.intercept_wh_per_km[pair] + d.fit.slope_wh_per_km_per_kg[pair] * d.pair_struct_hi_kg[pair]), 0.0)
-        most_cells = int(max(d.layout_parallel[i] * d.layout_series_hi[i] for i in range(len(d.layout_cell))))
-        big = e_max * (most_cells + 2.0)
+        big = e_max * (float((d.layout_parallel * d.layout_series_hi).max()) + 2.0)   # beyond any cell count
         b = pyo.Block()
         blk.add_component(name, b)
         b.w = pyo.Var(bounds=(0.0, e_max), doc="the pair's fitted Wh/km if this is the design, else 0")
@@ -86,8 +85,7 @@ def _add_charge_loss(m, d: ModelData) -> None:
     planes = [j for j in range(a.shape[1]) if np.any(a[:, j] > 0) or np.any(b[:, j] > 0) or np.any(c[:, j] > 0)]
     if not planes:
         return
-    p_max = float(max(d.layout_parallel[i] * d.layout_series_hi[i] * d.cell_charge_power_w[d.layout_cell[i]]
-                      for i in range(len(d.layout_cell))))
+    p_max = float((d.layout_parallel * d.layout_series_hi * d.cell_charge_power_w[d.layout_cell]).max())
     m.pair_charge_w = pyo.Var(m.PAIRS, bounds=(0.0, p_max), doc="the pack's charge power if the pair is chosen, else 0")
     m.pair_charge_split = pyo.Constraint(expr=pyo.quicksum(m.pair_charge_w[p] for p in m.PAIRS) == m.pack_charge_power_w)
     m.pair_charge_gate = pyo.Constraint(m.PAIRS, rule=lambda m, p: m.pair_charge_w[p] <= p_max * m.pair[p])

@@ -34,7 +34,7 @@ from kei.optimizer.prepare.screen import Rejection, explain_empty, screen_bodies
 from kei.optimizer.prepare.sites import SiteData, prepare_sites
 from kei.optimizer.solving.solver import SolverSettings
 from kei.vehicle.cycles import Cycle
-from kei.vehicle.energy import road_load_from_body
+from kei.vehicle.energy import charge_power_limit_w, road_load_from_body
 
 PERF_NAMES = ("accel_0_100", "top_speed", "grade", "cycle")
 CONTINUOUS_NAMES = ("top_speed", "grade")   # the needs held for minutes: the pack's continuous rate feeds them
@@ -279,8 +279,8 @@ def prepare(catalog: Catalog, problem: Problem, cycle: Cycle, defaults: dict, se
     r = np.array([c.internal_resistance_mohm for c in cells]) / 1000.0
     cell_power = _cell_terminal_power_w(q, v, r, np.array([c.peak_discharge_c for c in cells]))
     cell_cont_power = _cell_terminal_power_w(q, v, r, np.array([c.max_discharge_c for c in cells]))
-    charge_a = q * np.array([c.max_charge_c for c in cells])
-    cell_charge_power = v * charge_a + charge_a**2 * r   # what the energy model's charge limit absorbs
+    # What the energy model's charge limit absorbs per cell (the pack's is N times it).
+    cell_charge_power = charge_power_limit_w(v, r, q * np.array([c.max_charge_c for c in cells]))
     cell_integration = pack.cost_usd_per_kwh * e / 1000.0   # at the assembly site: no duty of its own
     cell_pack_mass = np.array([c.mass_kg for c in cells]) / pack.cell_to_pack_mass_ratio
     cell_pack_volume = np.array([c.volume_l for c in cells]) / pack.cell_to_pack_volume_ratio

@@ -62,7 +62,8 @@ def test_the_low_charge_cell_does_not_fool_the_model_nor_the_verified_answer():
     ranking = ranked_by_simulation(catalog, problem)
     # The case bites: a fit blind to charge acceptance (the twin given its sibling's charge rate, the
     # old fit's view) picks the cheap twin, whose real charge rate the simulation ranks below the best.
-    blind_twin = dataclasses.replace(twin, max_charge_c=next(c for c in catalog.cells if c.id == twin.id[:-11]).max_charge_c)
+    sibling = next(c for c in catalog.cells if c.id == twin.id.removesuffix("_low_charge"))
+    blind_twin = dataclasses.replace(twin, max_charge_c=sibling.max_charge_c)
     blind_catalog = dataclasses.replace(catalog, cells=catalog.cells[:-1] + (blind_twin,))
     blind = solve(problem, catalog=blind_catalog, verify=False)
     assert blind.best.cell.id == twin.id
