@@ -35,6 +35,7 @@ from kei.vehicle.calibrate import (  # noqa: E402
     fit_defaults,
     fit_road_load_convention,
     load_calibration,
+    motor_map_values,
     official_vs_model,
     with_values,
 )
@@ -124,11 +125,10 @@ def write_defaults(values: dict) -> None:
             if s == section and re.match(rf"^{k}\s*=", line):
                 line = re.sub(rf"^({k}\s*=\s*)[-0-9.e]+", lambda mm: mm.group(1) + _fmt(k, value), line)
             if (s, k) == ("motor", "low_load_efficiency") and section == "motor" and line.startswith("efficiency_values"):
-                from kei.vehicle.calibrate import motor_map_values
-
                 old = [float(x) for x in re.findall(r"[0-9.]+", line.split("=", 1)[1].split("#")[0])]
                 new = motor_map_values(old, value)
-                line = "efficiency_values = [" + ", ".join(f"{x:.4f}" for x in new) + "]"
+                # As many digits as motor_map_values keeps, so the file holds the map the fit ran.
+                line = "efficiency_values = [" + ", ".join(f"{x:.5f}" for x in new) + "]"
         lines.append(line)
     DEFAULTS_FILE.write_text("\n".join(lines) + "\n")
 
