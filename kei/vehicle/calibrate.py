@@ -77,6 +77,10 @@ class CalibrationCar:
     figures: tuple
     source: str
     data: str = ""       # what the car's inputs rest on and what was corrected (docs/validation.md prints it)
+    epa_test_weight_lb: float | None = None  # the ETW of the car's EPA Test Car List record, where it has one
+
+
+CAR_KEYS = ("vehicle", "figures", "source", "data", "epa_test_weight_lb")
 
 
 def load_calibration(path=None) -> list[CalibrationCar]:
@@ -85,6 +89,9 @@ def load_calibration(path=None) -> list[CalibrationCar]:
     cars = []
     for i, car in enumerate(raw.get("car", [])):
         name = car.get("vehicle")
+        for key in car:
+            if key not in CAR_KEYS:
+                raise ConfigError(path, f"car[{i}].{key}", f"unknown key (known: {', '.join(CAR_KEYS)})")
         if not isinstance(name, str):
             raise ConfigError(path, f"car[{i}].vehicle", "name a vehicle file of configs/vehicles/")
         figures = []
@@ -94,8 +101,11 @@ def load_calibration(path=None) -> list[CalibrationCar]:
             proc = f[2] if len(f) > 2 else {"epa_city_mpge": "epa_city", "epa_highway_mpge": "epa_highway",
                                              "epa_range_mi": "epa_combined"}[f[0]]
             figures.append(Figure(name, f[0], float(f[1]), proc))
+        etw = car.get("epa_test_weight_lb")
+        if etw is not None and (isinstance(etw, bool) or not isinstance(etw, (int, float)) or etw <= 0):
+            raise ConfigError(path, f"car[{i}].epa_test_weight_lb", f"expected a weight in lb, got {etw!r}")
         cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", ""),
-                                   car.get("data", "")))
+                                   car.get("data", ""), None if etw is None else float(etw)))
     return cars
 
 

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import pytest
 
+from kei.errors import ConfigError
 from kei.resources import config_file
 from kei.schema import read_toml
 from kei.vehicle.calibrate import (
@@ -23,7 +24,7 @@ from kei.vehicle.calibrate import (
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import load_model_defaults, load_vehicle, vehicle_from_dict
-from kei.vehicle.procedures import setup_for
+from kei.vehicle.procedures import LB_PER_KG, epa_test_weight_kg, setup_for
 
 OFFICIAL_RANGE_KM = 180.0  # source: Nissan spec sheet, Japanese WLTC mode (reference_vehicles.md)
 TOLERANCE = 0.03           # issue 10: with the jointly fitted defaults
@@ -45,6 +46,28 @@ def test_calibration_cars_set_no_model_parameter():
         assert set(raw["battery"]) <= {"energy_kwh", "nominal_voltage_v", "chemistry", "usable_fraction"}, car.name
         # A measured coastdown is a fact of the car; the road-load convention's factors are generic.
         assert set(raw.get("road_load", {})) in (set(), {"f0_n", "f1_n_per_mps", "f2_n_per_mps2"}), car.name
+
+
+def test_epa_cars_are_tested_at_their_record_weight():
+    """The rule of docs/calibration.md: an EPA car's curb mass puts it in the ETW class of its Test Car
+    List record, so the model tests it at the weight EPA did (the smart's earlier 1,085 kg did not)."""
+    epa_cars = [c for c in load_calibration() if any(f.kind.startswith("epa_") for f in c.figures)]
+    assert len(epa_cars) == 8
+    for car in epa_cars:
+        assert car.epa_test_weight_lb is not None, car.name
+        etw_lb = epa_test_weight_kg(car.raw["body"]["curb_mass_kg"]) * LB_PER_KG
+        assert etw_lb == pytest.approx(car.epa_test_weight_lb, abs=0.01), car.name
+
+
+def test_calibration_file_errors_name_the_car_and_key(tmp_path):
+    good = 'vehicle = "nissan_sakura"\nfigures = [["range_km", 180.0, "wltc_jp"]]\n'
+    for extra, where in (('epa_test_weight = 2625\n', "car[0].epa_test_weight"),
+                         ('epa_test_weight_lb = "heavy"\n', "car[0].epa_test_weight_lb")):
+        path = tmp_path / "calibration.toml"
+        path.write_text("[[car]]\n" + good + extra)
+        with pytest.raises(ConfigError) as err:
+            load_calibration(path)
+        assert where in str(err.value) and str(path) in str(err.value)
 
 
 def test_sakura_range_on_wltc_jp(sakura_path):
