@@ -47,6 +47,12 @@ AIMS = {"mae": 0.05, "worst": 0.10, "loo": 0.06, "epa_ratio": 0.05, "sakura": 0.
 DEFAULTS_FILE = ROOT / "configs" / "model_defaults.toml"
 
 
+# The label figure whose unadjusted test is each coastdown cycle (for the wall-to-road column).
+LABEL_OF_CYCLE = {"udds": ("epa_city", "epa_city_mpge"), "hwfet": ("epa_highway", "epa_highway_mpge")}
+M_PER_KM = 1000.0
+J_PER_WH = 3600.0
+
+
 def fastsim_figures(cars, defaults) -> dict:
     """(car, kind) -> FASTSim 3's figure on the same car, trace and test mass (DC energy per km
     from FASTSim; our usable share, charging efficiency and label rules turn it into the figure)."""
@@ -184,11 +190,20 @@ def markdown(rows, loo, fs, fit_info, seconds, cars=(), road=None) -> str:
                   "For every car with a coastdown, its mean road-load force over the EPA cycles (moving, weighted by "
                   "distance, at its EPA test weight) against the body convention with the fitted factors "
                   f"(`m g (Crr + parasitic) + 1/2 rho Cd A factor v^2`, the maker's Cd, A = 0.85 W H, Crr 0.0085). "
-                  f"RMS {road.rms:.1%} over {len(road.rows)} car-cycles.", "",
-                  "| car | cycle | coastdown N | convention N | error |", "|---|---|---:|---:|---:|"]
+                  f"RMS {road.rms:.1%} over {len(road.rows)} car-cycles. Wall to road: the coastdown's road-load "
+                  "work per km over the label's unadjusted wall energy per km on that cycle (label MPGe before the "
+                  "x 0.7), the share of the energy from the wall that the test car delivered as road load: what its "
+                  "charger, battery, inverter, motor, gears, auxiliary load and friction brakes did not lose.", "",
+                  "| car | cycle | coastdown N | convention N | error | wall to road |", "|---|---|---:|---:|---:|---:|"]
         names = {r["car"]: r["vehicle"] for r in rows}
+        official = {(r["car"], r["kind"]): r["official"] for r in rows}
         for car, cyc, meas, conv in road.rows:
-            lines.append(f"| {names.get(car, car)} | {cyc} | {meas:.0f} | {conv:.0f} | {conv / meas - 1:+.1%} |")
+            procedure, kind = LABEL_OF_CYCLE[cyc]
+            # _mpge maps label MPGe to label AC Wh/km as well (x -> C / (k x) is its own inverse).
+            wall_wh_per_km = _mpge(official[(car, kind)]) * load_cycle(procedure).range_factor
+            road_wh_per_km = meas * M_PER_KM / J_PER_WH
+            lines.append(f"| {names.get(car, car)} | {cyc} | {meas:.0f} | {conv:.0f} | {conv / meas - 1:+.1%} "
+                         f"| {road_wh_per_km / wall_wh_per_km:.3f} |")
         lines.append("")
     lines += ["## Every figure", "",
               "| car | figure | procedure | official | model | error | model 90 % band | leave-one-out | FASTSim 3 | test mass kg | trace |",
