@@ -197,10 +197,10 @@ def markdown(rows, loo, fs, fit_info, seconds, cars=(), road=None) -> str:
                   "| car | cycle | coastdown N | convention N | error | wall to road |", "|---|---|---:|---:|---:|---:|"]
         names = {r["car"]: r["vehicle"] for r in rows}
         official = {(r["car"], r["kind"]): r["official"] for r in rows}
+        unadjusted = {cyc: load_cycle(procedure).range_factor for cyc, (procedure, _) in LABEL_OF_CYCLE.items()}
         for car, cyc, meas, conv in road.rows:
-            procedure, kind = LABEL_OF_CYCLE[cyc]
             # _mpge maps label MPGe to label AC Wh/km as well (x -> C / (k x) is its own inverse).
-            wall_wh_per_km = _mpge(official[(car, kind)]) * load_cycle(procedure).range_factor
+            wall_wh_per_km = _mpge(official[(car, LABEL_OF_CYCLE[cyc][1])]) * unadjusted[cyc]
             road_wh_per_km = meas * M_PER_KM / J_PER_WH
             lines.append(f"| {names.get(car, car)} | {cyc} | {meas:.0f} | {conv:.0f} | {conv / meas - 1:+.1%} "
                          f"| {road_wh_per_km / wall_wh_per_km:.3f} |")

@@ -32,7 +32,7 @@ import numpy as np
 
 from kei.errors import ConfigError
 from kei.resources import config_file
-from kei.schema import read_toml
+from kei.schema import Field, read_toml, validate_table
 from kei.vehicle.cycles import flatten, load_cycle
 from kei.vehicle.energy import batch_params, drive_and_run, drive_to_empty_km, params_from_vehicle, simulate
 from kei.vehicle.files import load_model_defaults, vehicle_from_dict, vehicle_path
@@ -80,32 +80,33 @@ class CalibrationCar:
     epa_test_weight_lb: float | None = None  # the ETW of the car's EPA Test Car List record, where it has one
 
 
-CAR_KEYS = ("vehicle", "figures", "source", "data", "epa_test_weight_lb")
+# One [[car]] of configs/calibration.toml.
+CAR_FIELDS = (
+    Field("vehicle", str, "-", "a vehicle file of configs/vehicles/"),
+    Field("figures", list, "-", "official figures: [kind, value] or [kind, value, procedure]", default=()),
+    Field("source", str, "-", "where the official figures come from", default=""),
+    Field("data", str, "-", "what the car's inputs rest on and what was corrected", default=""),
+    Field("epa_test_weight_lb", float, "lb", "the equivalent test weight of the car's EPA Test Car List record",
+          default=None, min=1.0),
+)
 
 
 def load_calibration(path=None) -> list[CalibrationCar]:
     path = str(path if path is not None else config_file("calibration.toml"))
     raw = read_toml(path)
     cars = []
-    for i, car in enumerate(raw.get("car", [])):
-        name = car.get("vehicle")
-        for key in car:
-            if key not in CAR_KEYS:
-                raise ConfigError(path, f"car[{i}].{key}", f"unknown key (known: {', '.join(CAR_KEYS)})")
-        if not isinstance(name, str):
-            raise ConfigError(path, f"car[{i}].vehicle", "name a vehicle file of configs/vehicles/")
+    for i, table in enumerate(raw.get("car", [])):
+        car = validate_table(table, CAR_FIELDS, file=path, where=f"car[{i}]")
+        name = car["vehicle"]
         figures = []
-        for j, f in enumerate(car.get("figures", [])):
+        for j, f in enumerate(car["figures"]):
             if f[0] not in KINDS:
                 raise ConfigError(path, f"car[{i}].figures[{j}]", f"unknown kind {f[0]!r} (known: {', '.join(KINDS)})")
             proc = f[2] if len(f) > 2 else {"epa_city_mpge": "epa_city", "epa_highway_mpge": "epa_highway",
                                              "epa_range_mi": "epa_combined"}[f[0]]
             figures.append(Figure(name, f[0], float(f[1]), proc))
-        etw = car.get("epa_test_weight_lb")
-        if etw is not None and (isinstance(etw, bool) or not isinstance(etw, (int, float)) or etw <= 0):
-            raise ConfigError(path, f"car[{i}].epa_test_weight_lb", f"expected a weight in lb, got {etw!r}")
-        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car.get("source", ""),
-                                   car.get("data", ""), None if etw is None else float(etw)))
+        cars.append(CalibrationCar(name, read_toml(vehicle_path(name)), tuple(figures), car["source"], car["data"],
+                                   car["epa_test_weight_lb"]))
     return cars
 
 
