@@ -33,6 +33,7 @@ for device in python firmware; do
 done
 kei firmware config sakura_pack > pack_config.h
 grep -q "KEI_PACK_CONFIGURE" pack_config.h
+"$py" -c "from kei.vehicle.holdout import load_records; n = len(load_records()); assert n > 400, n; print('hold-out set:', n, 'test cars')"
 "$py" -c "import kei, kei.optimizer, kei.hil; print('import kei:', kei.__version__)"
 for name in optimizer hil; do
     if "$py" -c "import $name" 2>/dev/null; then echo "'import $name' works from the wheel: it must not"; exit 1; fi

@@ -173,7 +173,8 @@ def markdown(rows, loo, fs, fit_info, seconds, cars=(), road=None) -> str:
              "its procedure (`kei simulate CAR --cycle epa_city|epa_highway|epa_combined|wltp|wltc_jp`), with its 90 % "
              "band from `configs/uncertainty.toml`. What each car's inputs rest on is listed below the table; what "
              "changed in the data and the model, why, and which aims the sourced data cannot reach (and what would "
-             "settle them) is in [calibration.md](calibration.md).", ""]
+             "settle them) is in [calibration.md](calibration.md); the model on 451 EPA test cars it was never fitted "
+             "on is in [holdout.md](holdout.md).", ""]
     if fit_info:
         lines += ["## Fitted defaults", "", "| parameter | value | bounds | at a bound | fitted on |", "|---|---:|---|---|---|"]
         for (s, k, lo, hi) in FITTED:

@@ -15,4 +15,5 @@ RPM_PER_RAD_S = 1.0 / RAD_S_PER_RPM
 KG_PER_LB = 0.45359237          # international avoirdupois pound, exact
 N_PER_LBF = 4.4482216152605     # pound-force, exact (g_n x lb)
 MPS_PER_MPH = 0.44704           # exact
+W_PER_HP = 745.6998715822702    # mechanical horsepower, 550 ft lbf/s, exact
 BITS_PER_BYTE_8N1 = 10          # a UART byte: start + 8 data + stop
