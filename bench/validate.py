@@ -30,12 +30,12 @@ from kei.vehicle.calibrate import (  # noqa: E402
     FITTED,
     M_PER_MILE,
     ROAD_LOAD_KEYS,
-    _mpge,
     current_values,
     fit_defaults,
     fit_road_load_convention,
     load_calibration,
     motor_map_values,
+    mpge,
     official_vs_model,
     with_values,
 )
@@ -84,7 +84,7 @@ def fastsim_figures(cars, defaults) -> dict:
         for f in car.figures:
             if f.kind in ("epa_city_mpge", "epa_highway_mpge"):
                 e, factor = whkm["epa_city" if "city" in f.kind else "epa_highway"]
-                out[(car.name, f.kind)] = _mpge(e / eff / factor)
+                out[(car.name, f.kind)] = mpge(e / eff / factor)
             elif f.kind == "epa_range_mi":
                 (ec, fc), (eh, fh) = whkm["epa_city"], whkm["epa_highway"]
                 out[(car.name, f.kind)] = 1.0 / (0.55 / (usable / ec * fc) + 0.45 / (usable / eh * fh)) * 1000 / M_PER_MILE
@@ -200,8 +200,8 @@ def markdown(rows, loo, fs, fit_info, seconds, cars=(), road=None) -> str:
         official = {(r["car"], r["kind"]): r["official"] for r in rows}
         unadjusted = {cyc: load_cycle(procedure).range_factor for cyc, (procedure, _) in LABEL_OF_CYCLE.items()}
         for car, cyc, meas, conv in road.rows:
-            # _mpge maps label MPGe to label AC Wh/km as well (x -> C / (k x) is its own inverse).
-            wall_wh_per_km = _mpge(official[(car, LABEL_OF_CYCLE[cyc][1])]) * unadjusted[cyc]
+            # mpge maps label MPGe to label AC Wh/km as well (x -> C / (k x) is its own inverse).
+            wall_wh_per_km = mpge(official[(car, LABEL_OF_CYCLE[cyc][1])]) * unadjusted[cyc]
             road_wh_per_km = meas * M_PER_KM / J_PER_WH
             lines.append(f"| {names.get(car, car)} | {cyc} | {meas:.0f} | {conv:.0f} | {conv / meas - 1:+.1%} "
                          f"| {road_wh_per_km / wall_wh_per_km:.3f} |")

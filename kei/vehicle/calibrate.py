@@ -134,8 +134,8 @@ def current_values(defaults: dict) -> dict:
     return out
 
 
-def _mpge(ac_wh_per_km: float) -> float:
-    """Label MPGe from label (adjusted) AC Wh/km."""
+def mpge(ac_wh_per_km: float) -> float:
+    """MPGe from AC Wh/km: label MPGe from label (adjusted) energy, unadjusted from unadjusted."""
     return WH_PER_GALLON_EQUIVALENT / (ac_wh_per_km * M_PER_MILE / 1000.0)
 
 
@@ -189,9 +189,9 @@ class _CarRuns:
         out = []
         for f in self.car.figures:
             if f.kind == "epa_city_mpge":
-                out.append(_mpge(whkm["epa_city"] / ac / self.runs["epa_city"][0].cycle.range_factor))
+                out.append(mpge(whkm["epa_city"] / ac / self.runs["epa_city"][0].cycle.range_factor))
             elif f.kind == "epa_highway_mpge":
-                out.append(_mpge(whkm["epa_highway"] / ac / self.runs["epa_highway"][0].cycle.range_factor))
+                out.append(mpge(whkm["epa_highway"] / ac / self.runs["epa_highway"][0].cycle.range_factor))
             elif f.kind == "epa_range_mi":
                 city, hwy = rng["epa_city"], rng["epa_highway"]
                 out.append(1.0 / (0.55 / city + 0.45 / hwy) / (M_PER_MILE / 1000.0))
@@ -362,9 +362,9 @@ def official_vs_model(cars: list[CalibrationCar], defaults: dict) -> list[dict]:
                 sims[f.procedure] = simulate(v, load_cycle(f.procedure))
             r = sims[f.procedure]
             if f.kind in ("epa_city_mpge", "epa_highway_mpge"):
-                model = _mpge(r.ac_energy_wh_per_km / r.cycle.range_factor)
-                band = (_mpge(r.band["ac_energy_wh_per_km_p95"] / r.cycle.range_factor),
-                        _mpge(r.band["ac_energy_wh_per_km_p05"] / r.cycle.range_factor))
+                model = mpge(r.ac_energy_wh_per_km / r.cycle.range_factor)
+                band = (mpge(r.band["ac_energy_wh_per_km_p95"] / r.cycle.range_factor),
+                        mpge(r.band["ac_energy_wh_per_km_p05"] / r.cycle.range_factor))
             elif f.kind == "epa_range_mi":
                 model = r.range_km * 1000.0 / M_PER_MILE
                 band = (r.band["range_km_p05"] * 1000.0 / M_PER_MILE, r.band["range_km_p95"] * 1000.0 / M_PER_MILE)

@@ -19,7 +19,7 @@ from kei.resources import config_file
 from kei.schema import read_toml
 from kei.textfile import read_text
 from kei.units import KG_PER_LB, W_PER_HP, W_PER_KW
-from kei.vehicle.calibrate import M_PER_MILE, WH_PER_GALLON_EQUIVALENT, CalibrationCar, Figure
+from kei.vehicle.calibrate import CalibrationCar, Figure, mpge
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import Vehicle, coastdown_from_epa, vehicle_from_dict
@@ -126,11 +126,6 @@ def as_calibration_cars(records: list[dict], rules: dict) -> list[CalibrationCar
     return cars
 
 
-def unadjusted_mpge(ac_wh_per_km: float) -> float:
-    """MPGe from AC energy per km before any label adjustment (what the test car list gives)."""
-    return WH_PER_GALLON_EQUIVALENT / (ac_wh_per_km * M_PER_MILE / 1000.0)
-
-
 @dataclass(frozen=True)
 class HoldoutRow:
     record: dict
@@ -170,10 +165,10 @@ def evaluate(records: list[dict], rules: dict, defaults: dict, progress=None) ->
         model, band, mass, not_run = {}, {}, math.nan, ""
         for c, cycle in cycles.items():
             r = simulate(v, cycle)
-            model[c] = unadjusted_mpge(r.ac_energy_wh_per_km)
+            # unadjusted: the AC energy before the label factor, as the test car list gives it
+            model[c] = mpge(r.ac_energy_wh_per_km)
             # more energy per km is fewer MPGe: the band's ends swap
-            band[c] = (unadjusted_mpge(r.band["ac_energy_wh_per_km_p95"]),
-                       unadjusted_mpge(r.band["ac_energy_wh_per_km_p05"]))
+            band[c] = (mpge(r.band["ac_energy_wh_per_km_p95"]), mpge(r.band["ac_energy_wh_per_km_p05"]))
             mass = r.test_mass_kg
             if not r.valid_test and not not_run:
                 not_run = f"not a valid {PROCEDURES[c]} test (the car does not follow the trace)"
