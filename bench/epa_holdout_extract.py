@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from kei.schema import read_toml  # noqa: E402
 from kei.units import KG_PER_LB, W_PER_HP  # noqa: E402
+from kei.vehicle.calibrate import WH_PER_GALLON_EQUIVALENT  # noqa: E402
 
 RULES_FILE = ROOT / "configs" / "holdout" / "epa_rules.toml"
 OUT_FILE = ROOT / "configs" / "holdout" / "epa_bev_test_cars.csv"
@@ -78,7 +79,8 @@ def extract(lists, rules: dict) -> tuple[list[dict], Counter]:
             dropped["result outside both unit ranges (placeholder 999 or ambiguous)"] += 1
             continue
         if unit == "kwh_per_100mi":
-            city, highway = (100.0 * r["kwh_per_gallon_equivalent"] / x for x in (city, highway))
+            # kWh/100 mi -> MPGe: 100 mi per (x kWh / kWh per gallon equivalent)
+            city, highway = (100.0 * WH_PER_GALLON_EQUIVALENT / 1000.0 / x for x in (city, highway))
         etw_lb, hp = float(key[2]), float(first["Rated Horsepower"])
         if not hp * W_PER_HP / (etw_lb * KG_PER_LB) >= r["min_rated_power_w_per_kg"]:
             dropped["rated power implausible for the test weight"] += 1
