@@ -7,9 +7,11 @@ costs a few milliseconds.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 from kei.hil.errors import DeviceUnavailable
@@ -22,6 +24,7 @@ BUILD_DIR = firmware_build_dir()
 HOST_BINARY = BUILD_DIR / "kei_bms_host"
 ASAN_HOST_BINARY = BUILD_DIR / "asan" / "kei_bms_host"
 DEFAULT_PACK_CONFIG = FIRMWARE_DIR / "config" / "pack_config.h"
+LOCK_FILE = BUILD_DIR / ".make.lock"
 MAKE_TIMEOUT_S = 600.0
 MAX_MAKE_JOBS = 4
 OUTPUT_TAIL_CHARS = 6000  # enough for the first compiler errors, short enough to read
@@ -44,13 +47,26 @@ def make(*targets: str, pack_config: str | Path | None = None, variables: dict[s
         cmd.append(f"PACK_CONFIG={Path(pack_config).resolve()}")
     cmd += [f"{k}={v}" for k, v in (variables or {}).items()]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=MAKE_TIMEOUT_S)
+        with build_lock():
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=MAKE_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
         raise FirmwareBuildError(f"{' '.join(cmd)}: no result after {MAKE_TIMEOUT_S:.0f} s") from err
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise FirmwareBuildError(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{output[-OUTPUT_TAIL_CHARS:]}")
     return output
+
+
+@contextmanager
+def build_lock():
+    """One make at a time in the build folder. Two kei processes building at once (two sessions
+    started together, the test suite's workers) would compile the same objects into the same files,
+    and one could link the other's half-written object. An flock: the kernel drops it if its holder
+    dies, and the second make then finds the targets up to date."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FILE, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def ensure_host_binary(*, asan: bool = False, pack_config: str | Path | None = None) -> Path:

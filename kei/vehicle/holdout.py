@@ -4,13 +4,15 @@ Each row of configs/holdout/epa_bev_test_cars.csv is one EPA test car: its coast
 rated power and unadjusted city (UDDS) and highway (HWFET) MPGe. `vehicle_from_record` makes it a
 vehicle (what the record does not give: configs/holdout/epa_rules.toml [vehicle], then the generic
 defaults), `evaluate` runs the two EPA procedures on it and `summarize` gives the errors, the split
-error and how often the model's 90 % band holds the measured figure. bench/holdout.py prints it.
+error and how often the model's 90 % band holds the measured figure. `residual_for_coverage` finds
+the band's calibration residual at which it holds a given share (configs/uncertainty.toml takes the
+one for 90 %). bench/holdout.py prints it all.
 """
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import Vehicle, coastdown_from_epa, vehicle_from_dict
 from kei.vehicle.procedures import rules as procedure_rules
+from kei.vehicle.uncertainty import Uncertainty, band_for
 
 # column -> type; every column must be present and parse
 COLUMNS = {
@@ -132,6 +135,7 @@ class HoldoutRow:
     model: dict                  # cycle -> unadjusted MPGe
     band: dict                   # cycle -> (p05, p95) MPGe
     not_run: str = ""            # why the record is not a valid test of the model ("" when it is)
+    results: dict = field(default_factory=dict)   # cycle -> SimResult (to draw the band again)
 
     @property
     def valid(self) -> bool:
@@ -168,17 +172,52 @@ def evaluate(records: list[dict], rules: dict, defaults: dict, progress=None) ->
 
 
 def _run(rec: dict, v: Vehicle, cycles: dict) -> HoldoutRow:
-    model, band, mass, not_run = {}, {}, math.nan, ""
+    model, band, results, mass, not_run = {}, {}, {}, math.nan, ""
     for c, cycle in cycles.items():
         r = simulate(v, cycle)
         # unadjusted: the AC energy before the label factor, as the test car list gives it
         model[c] = mpge(r.ac_energy_wh_per_km)
-        # more energy per km is fewer MPGe: the band's ends swap
-        band[c] = (mpge(r.band["ac_energy_wh_per_km_p95"]), mpge(r.band["ac_energy_wh_per_km_p05"]))
+        band[c] = _mpge_band(r.band)
         mass = r.test_mass_kg
         if not r.valid_test and not not_run:
             not_run = f"not a valid {PROCEDURES[c]} test (the car does not follow the trace)"
-    return HoldoutRow(rec, mass, model, band, not_run)
+        results[c] = r
+    return HoldoutRow(rec, mass, model, band, not_run, results)
+
+
+def _mpge_band(band: dict) -> tuple[float, float]:
+    # more energy per km is fewer MPGe: the band's ends swap
+    return mpge(band["ac_energy_wh_per_km_p95"]), mpge(band["ac_energy_wh_per_km_p05"])
+
+
+def band_coverage(rows: list[HoldoutRow], u: Uncertainty) -> float:
+    """The share of the valid rows' measured figures, city and highway pooled, inside the model's
+    90 % band drawn with the uncertainty `u`."""
+    hits = []
+    for r in rows:
+        for c, result in (r.results.items() if r.valid else ()):
+            lo, hi = _mpge_band(band_for(result, u))
+            hits.append(lo <= r.record[f"{c}_mpge_unadjusted"] <= hi)
+    return float(np.mean(hits)) if hits else math.nan
+
+
+def residual_for_coverage(rows: list[HoldoutRow], u: Uncertainty, target: float, *, most: float = 0.5,
+                          resolution: float = 0.0025) -> float:
+    """The smallest calibration residual (the half-width of its 90 % interval, to `resolution`) at
+    which the band holds `target` of the rows' figures: a bisection, since a wider residual never
+    narrows the band. `most` when even that residual does not reach `target`."""
+    lo, hi = 0.0, most
+    if band_coverage(rows, u.with_input("calibration_residual", lo)) >= target:
+        return lo
+    if band_coverage(rows, u.with_input("calibration_residual", hi)) < target:
+        return most
+    while hi - lo > resolution:
+        mid = 0.5 * (lo + hi)
+        if band_coverage(rows, u.with_input("calibration_residual", mid)) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def summarize(rows: list[HoldoutRow], *, error_within: float, split_within: float) -> dict:

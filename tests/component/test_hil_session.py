@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kei.hil.log.session_log import read_log
+from kei.hil.wire.protocol import WINDOW
 from kei.vehicle.files import load_vehicle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,9 +102,13 @@ def test_full_emulated_run_to_cutoff_over_a_pty(clean):
     result, log_dir = clean
     assert result["cutoff_reason"] in ("bms_cutoff", "derated", "soc_floor"), result["cutoff_detail"]
     assert result["steps"] > 15000 and result["cycles"] > 5
-    # A clean line: no frame damaged; at most a spurious timeout or two on a busy machine.
-    assert result["crc_errors"] == 0 and sum(result["frame_errors"].values()) == 0
-    assert result["frames_retried"] < 0.001 * result["steps"]
+    # A clean line: no frame damaged or lost. A busy machine (the suite's other worker) can still
+    # delay an answer past the adaptive timeout now and then (8 of 16,361 steps seen): such a
+    # spurious timeout resends the window in flight, answered from the device's cache. So every
+    # resend must be a timeout's, never a loss seen in the answers, and timeouts must stay rare.
+    assert result["crc_errors"] == 0 and sum(result["frame_errors"].values()) == 0 and result["nacks"] == 0
+    assert result["frames_retried"] <= WINDOW * result["timeouts"]
+    assert result["timeouts"] < 0.002 * result["steps"]
     assert 0 < result["soc_estimate_error_max"] < 0.05
     assert result["energy_delivered_wh"] > 15000
     assert {"measured_range_km", "predicted_range_km", "cutoff_reason", "steps", "cycles", "frames_sent",

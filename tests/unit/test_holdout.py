@@ -1,6 +1,7 @@
 """The hold-out set (configs/holdout/): EPA BEV test cars the model was never fitted on. Each record
 becomes a vehicle tested at its own ETW with its own coastdown, none is a calibration car's record,
-and a malformed row is refused with its line and column named."""
+a malformed row is refused with its line and column named, and the band's residual found on the set
+is the smallest that holds what it is asked to."""
 import math
 
 import pytest
@@ -11,7 +12,17 @@ from kei.vehicle.calibrate import load_calibration
 from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import coastdown_from_epa, load_model_defaults
-from kei.vehicle.holdout import COLUMNS, evaluate, load_records, load_rules, summarize, vehicle_from_record
+from kei.vehicle.holdout import (
+    COLUMNS,
+    band_coverage,
+    evaluate,
+    load_records,
+    load_rules,
+    residual_for_coverage,
+    summarize,
+    vehicle_from_record,
+)
+from kei.vehicle.uncertainty import load_uncertainty
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +69,21 @@ def test_a_heavier_coastdown_costs_energy_and_the_band_holds_the_model(records):
     s = summarize([base, more], error_within=0.10, split_within=0.05)
     assert s["n"] == 2 and 0.0 <= s["udds"]["band_coverage"] <= 1.0
     assert math.isfinite(s["split"]["mean"])
+
+
+def test_the_residual_found_is_the_smallest_that_holds_the_target(records):
+    rules, defaults, u = load_rules(), load_model_defaults(), load_uncertainty()
+    rows = evaluate(records[:8], rules, defaults)
+    resolution = 0.01
+    with_residual = lambda h: band_coverage(rows, u.with_input("calibration_residual", h))  # noqa: E731
+    assert with_residual(0.0) < 0.85 < 0.95 < with_residual(0.3)   # these cars: the residual widens the band
+    found = {}
+    for target in (0.85, 0.95):
+        h = found[target] = residual_for_coverage(rows, u, target, resolution=resolution)
+        assert 0.0 < h < 0.5
+        assert with_residual(h) >= target > with_residual(h - resolution)
+    assert found[0.95] > found[0.85]
+    assert residual_for_coverage(rows, u, with_residual(0.0)) == 0.0   # already held without one
 
 
 def test_a_record_outside_the_vehicle_files_ranges_is_reported_not_run(records):
