@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -131,15 +131,22 @@ def as_calibration_cars(records: list[dict], rules: dict) -> list[CalibrationCar
 @dataclass(frozen=True)
 class HoldoutRow:
     record: dict
-    test_mass_kg: float
-    model: dict                  # cycle -> unadjusted MPGe
-    band: dict                   # cycle -> (p05, p95) MPGe
+    results: dict                # cycle -> SimResult ({} when not run)
     not_run: str = ""            # why the record is not a valid test of the model ("" when it is)
-    results: dict = field(default_factory=dict)   # cycle -> SimResult (to draw the band again)
 
     @property
     def valid(self) -> bool:
         return not self.not_run
+
+    @property
+    def model(self) -> dict:
+        """cycle -> unadjusted MPGe: the AC energy before the label factor, as the test car list gives it."""
+        return {c: mpge(r.ac_energy_wh_per_km) for c, r in self.results.items()}
+
+    @property
+    def band(self) -> dict:
+        """cycle -> the 90 % band (p05, p95) in MPGe, with the configured uncertainty."""
+        return {c: _mpge_band(r.band) for c, r in self.results.items()}
 
     def error(self, cycle: str) -> float:
         return self.model[cycle] / self.record[f"{cycle}_mpge_unadjusted"] - 1.0
@@ -163,7 +170,7 @@ def evaluate(records: list[dict], rules: dict, defaults: dict, progress=None) ->
             v = vehicle_from_record(rec, rules, defaults)
         except ConfigError as err:  # a record outside the vehicle file's declared ranges (a 1,371 kW hypercar)
             why = f"outside the vehicle file's ranges: {err.key}: {err.message}"
-            rows.append(HoldoutRow(rec, math.nan, {}, {}, why))
+            rows.append(HoldoutRow(rec, {}, why))
         else:
             rows.append(_run(rec, v, cycles))
         if progress is not None:
@@ -172,17 +179,10 @@ def evaluate(records: list[dict], rules: dict, defaults: dict, progress=None) ->
 
 
 def _run(rec: dict, v: Vehicle, cycles: dict) -> HoldoutRow:
-    model, band, results, mass, not_run = {}, {}, {}, math.nan, ""
-    for c, cycle in cycles.items():
-        r = simulate(v, cycle)
-        # unadjusted: the AC energy before the label factor, as the test car list gives it
-        model[c] = mpge(r.ac_energy_wh_per_km)
-        band[c] = _mpge_band(r.band)
-        mass = r.test_mass_kg
-        if not r.valid_test and not not_run:
-            not_run = f"not a valid {PROCEDURES[c]} test (the car does not follow the trace)"
-        results[c] = r
-    return HoldoutRow(rec, mass, model, band, not_run, results)
+    results = {c: simulate(v, cycle) for c, cycle in cycles.items()}
+    invalid = [PROCEDURES[c] for c, r in results.items() if not r.valid_test]
+    not_run = f"not a valid {invalid[0]} test (the car does not follow the trace)" if invalid else ""
+    return HoldoutRow(rec, results, not_run)
 
 
 def _mpge_band(band: dict) -> tuple[float, float]:
