@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from kei.errors import EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, KeiError, UsageError
 from kei.resources import CONFIG_DIR_ENV
@@ -28,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "firmware": ("kei.hil.cli.firmware", "the C firmware stub: boot configuration from a design, build"),
 }
 CONFIGS_OPTION = "--configs"
+# The folders pyproject.toml maps into the package (its package-dir). Run from a checkout that was
+# never installed, or after the install was removed, Python finds kei/ but not these.
+MAPPED_PACKAGES = ("kei.optimizer", "kei.hil", "kei.configs", "kei.firmware_stubs")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -73,6 +77,22 @@ def _take_configs_option(argv: list[str]) -> list[str]:
     return out
 
 
+def _missing_mapped_package(err: BaseException) -> str | None:
+    """The mapped package a failed import was looking for, if that is what failed."""
+    name = getattr(err, "name", None) if isinstance(err, ModuleNotFoundError) else None
+    return next((p for p in MAPPED_PACKAGES if name and (name == p or name.startswith(p + "."))), None)
+
+
+def _not_installed_message(package: str) -> str:
+    import kei
+
+    checkout = Path(kei.__file__).resolve().parent.parent
+    where = f" in {checkout}" if (checkout / "pyproject.toml").is_file() else ""
+    return (f"{package} is not installed: kei was imported from {Path(kei.__file__).parent} without the install "
+            f"that maps the checkout's other folders into it; run `pip install -e .`{where} "
+            "(README, first command)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -95,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kei: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - a bug: show where, and say so
+    except Exception as err:  # noqa: BLE001 - a bug: show where, and say so
+        missing = _missing_mapped_package(err)
+        if missing:  # not a bug in kei but a checkout without its install
+            print(f"kei: error: {_not_installed_message(missing)}", file=sys.stderr)
+            return EXIT_INTERNAL
         traceback.print_exc()
         print("kei: internal error (a bug in kei: please report it with the traceback above)", file=sys.stderr)
         return EXIT_INTERNAL
