@@ -12,8 +12,8 @@ figure is the record's unadjusted MPGe. About 30 s for the 452 cars. `--fit` add
 defaults that two figures per car can fix (auxiliary load, cooperative regen share, light-load motor
 efficiency) would be if fitted on the small 2-wheel-drive part instead of the calibration set (a
 cross-check, written nowhere; about 15 s more). `--residual` adds the calibration residual at which
-the 90 % band holds 90 % of that part's figures: the value configs/uncertainty.toml takes (about a
-minute more).
+the 90 % band holds 90 % of that part's figures: the value configs/uncertainty.toml takes (about 15 s
+more: the band's batch runs are made once, each bisection step only re-takes percentiles).
 """
 from __future__ import annotations
 

@@ -86,9 +86,10 @@ def _missing_mapped_package(err: BaseException) -> str | None:
 def _not_installed_message(package: str) -> str:
     import kei
 
-    checkout = Path(kei.__file__).resolve().parent.parent
+    imported_from = Path(kei.__file__).resolve().parent
+    checkout = imported_from.parent
     where = f" in {checkout}" if (checkout / "pyproject.toml").is_file() else ""
-    return (f"{package} is not installed: kei was imported from {Path(kei.__file__).parent} without the install "
+    return (f"{package} is not installed: kei was imported from {imported_from} without the install "
             f"that maps the checkout's other folders into it; run `pip install -e .`{where} "
             "(README, first command)")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from kei.vehicle.cycles import load_cycle
 from kei.vehicle.energy import simulate
 from kei.vehicle.files import Vehicle, coastdown_from_epa, vehicle_from_dict
 from kei.vehicle.procedures import rules as procedure_rules
-from kei.vehicle.uncertainty import Uncertainty, band_for
+from kei.vehicle.uncertainty import BandDraws, InputUncertainty, Uncertainty, band_draws
 
 # column -> type; every column must be present and parse
 COLUMNS = {
@@ -193,31 +193,40 @@ def _mpge_band(band: dict) -> tuple[float, float]:
 def band_coverage(rows: list[HoldoutRow], u: Uncertainty) -> float:
     """The share of the valid rows' measured figures, city and highway pooled, inside the model's
     90 % band drawn with the uncertainty `u`."""
-    hits = []
-    for r in rows:
-        for c, result in (r.results.items() if r.valid else ()):
-            lo, hi = _mpge_band(band_for(result, u))
-            hits.append(lo <= r.record[f"{c}_mpge_unadjusted"] <= hi)
-    return float(np.mean(hits)) if hits else math.nan
+    return _coverage(_drawn_figures(rows, u), u.inputs["calibration_residual"])
 
 
 def residual_for_coverage(rows: list[HoldoutRow], u: Uncertainty, target: float, *, most: float = 0.5,
                           resolution: float = 0.0025) -> float:
     """The smallest calibration residual (the half-width of its 90 % interval, to `resolution`) at
     which the band holds `target` of the rows' figures: a bisection, since a wider residual never
-    narrows the band. `most` when even that residual does not reach `target`."""
+    narrows the band. `most` when even that residual does not reach `target`. The batch runs are made
+    once; each step only takes the bands again at its residual."""
+    figures, residual = _drawn_figures(rows, u), u.inputs["calibration_residual"]
+
+    def holds(half_width: float) -> bool:
+        return _coverage(figures, replace(residual, half_width_90=half_width)) >= target
+
     lo, hi = 0.0, most
-    if band_coverage(rows, u.with_input("calibration_residual", lo)) >= target:
+    if holds(lo):
         return lo
-    if band_coverage(rows, u.with_input("calibration_residual", hi)) < target:
+    if not holds(hi):
         return most
     while hi - lo > resolution:
         mid = 0.5 * (lo + hi)
-        if band_coverage(rows, u.with_input("calibration_residual", mid)) >= target:
-            hi = mid
-        else:
-            lo = mid
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
     return hi
+
+
+def _drawn_figures(rows: list[HoldoutRow], u: Uncertainty) -> list[tuple[float, BandDraws]]:
+    """(measured MPGe, the batch run of the model's band) for each figure of the valid rows."""
+    return [(r.record[f"{c}_mpge_unadjusted"], band_draws(result, u))
+            for r in rows if r.valid for c, result in r.results.items()]
+
+
+def _coverage(figures: list[tuple[float, BandDraws]], residual: InputUncertainty) -> float:
+    hits = [lo <= measured <= hi for measured, drawn in figures for lo, hi in [_mpge_band(drawn.band(residual))]]
+    return float(np.mean(hits)) if hits else math.nan
 
 
 def summarize(rows: list[HoldoutRow], *, error_within: float, split_within: float) -> dict:

@@ -4,6 +4,7 @@ a range or energy figure they give, drawn through the batch energy model.
     ranges = load_uncertainty()              # name -> InputUncertainty (kind, half_width_90, source)
     draws = sample_inputs(ranges, 256, seed) # name -> relative or absolute deviations, one per sample
     band_for(simulate(car, cycle))           # range_km_p05, range_km_p95, energy_wh_per_km_p05, _p95
+    band_draws(result).band(residual)        # the same band at another calibration residual, no re-run
 
 Every input is a normal distribution whose 90 % interval is +- half_width_90. The band varies the
 drag area, rolling resistance, test mass, auxiliary load and usable share of the car at once
@@ -85,16 +86,20 @@ def _load(path: str) -> Uncertainty:
 
 
 def sample_inputs(u: Uncertainty, samples: int | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
-    """Deviations per input, one per sample; sample 0 is the nominal car (all zero). Stratified
-    normal draws (one per equal-probability stratum, shuffled per input) keep the percentiles
+    """Deviations per input, one per sample; sample 0 is the nominal car (all zero)."""
+    return {name: u.inputs[name].sigma * z for name, z in standard_draws(u, samples, seed).items()}
+
+
+def standard_draws(u: Uncertainty, samples: int | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Standard-normal draws per input (sample 0 zero), the same whatever the inputs' widths.
+    Stratified (one per equal-probability stratum, shuffled per input) to keep the percentiles
     steady at a few hundred samples."""
     n = samples if samples is not None else u.samples
     rng = np.random.default_rng(u.seed if seed is None else seed)
     out = {}
-    for name, spec in u.inputs.items():
+    for name in u.inputs:
         strata = (np.arange(n - 1) + rng.random(n - 1)) / (n - 1)
-        z = normal_quantile(rng.permutation(strata))
-        out[name] = np.concatenate([[0.0], spec.sigma * z])
+        out[name] = np.concatenate([[0.0], normal_quantile(rng.permutation(strata))])
     return out
 
 
@@ -118,28 +123,49 @@ def perturbed_params(p, draws: dict[str, np.ndarray], u: Uncertainty):
         usable_fraction=usable)
 
 
-def band_for(result, u: Uncertainty | None = None) -> dict:
-    """range_km_p05/_p95 and energy_wh_per_km_p05/_p95 (and ac_energy_...) of a SimResult."""
+@dataclass(frozen=True)
+class BandDraws:
+    """The varied runs of one SimResult, before the calibration residual: the costly half of its band
+    (one batch run), kept so that the band can be taken again at another residual without re-running."""
+    result: object
+    whkm: np.ndarray            # energy per km of each variant (sample 0 the nominal car)
+    usable_ratio: np.ndarray    # each variant's usable share over the nominal one
+    residual_z: np.ndarray      # the calibration residual's standard-normal draws (sample 0 zero)
+
+    def band(self, residual: InputUncertainty) -> dict:
+        """range_km_p05/_p95 and energy_wh_per_km_p05/_p95 (and ac_energy_...) with this residual."""
+        r = self.result
+        factor = 1.0 + residual.sigma * self.residual_z if residual.kind == "relative" else 1.0
+        energy = r.energy_wh_per_km * self.whkm / self.whkm[0] * factor
+        rng = r.range_km * self.whkm[0] / (self.whkm * factor) * self.usable_ratio
+        ac = energy * (r.ac_energy_wh_per_km / r.energy_wh_per_km)
+        return {"range_km_p05": float(np.percentile(rng, 5)), "range_km_p95": float(np.percentile(rng, 95)),
+                "energy_wh_per_km_p05": float(np.percentile(energy, 5)),
+                "energy_wh_per_km_p95": float(np.percentile(energy, 95)),
+                "ac_energy_wh_per_km_p05": float(np.percentile(ac, 5)), "ac_energy_wh_per_km_p95": float(np.percentile(ac, 95)),
+                "samples": len(rng)}
+
+
+def band_draws(result, u: Uncertainty | None = None) -> BandDraws | None:
+    """The batch run behind a SimResult's band; None where it has no finite range (a trace that
+    recharges the pack), and so no band."""
     from kei.vehicle.energy import energy_per_km_batch
 
     u = u or load_uncertainty()
     if (result.params is None or result.run_cycle is None or not math.isfinite(result.energy_wh_per_km)
             or not math.isfinite(result.range_km) or result.energy_wh_per_km <= 0):
-        return {}  # no finite range (a trace that recharges the pack): no band either
-    draws = sample_inputs(u)
-    batch = perturbed_params(result.params, draws, u)
-    whkm = energy_per_km_batch(batch, result.run_cycle)
-    spec = u.inputs["calibration_residual"]
-    residual = 1.0 + draws["calibration_residual"] if spec.kind == "relative" else 1.0
-    energy = result.energy_wh_per_km * whkm / whkm[0] * residual
-    usable_ratio = np.asarray(batch.usable_fraction) / float(result.params.usable_fraction)
-    rng = result.range_km * whkm[0] / (whkm * residual) * usable_ratio
-    ac = energy * (result.ac_energy_wh_per_km / result.energy_wh_per_km)
-    return {"range_km_p05": float(np.percentile(rng, 5)), "range_km_p95": float(np.percentile(rng, 95)),
-            "energy_wh_per_km_p05": float(np.percentile(energy, 5)),
-            "energy_wh_per_km_p95": float(np.percentile(energy, 95)),
-            "ac_energy_wh_per_km_p05": float(np.percentile(ac, 5)), "ac_energy_wh_per_km_p95": float(np.percentile(ac, 95)),
-            "samples": len(rng)}
+        return None
+    batch = perturbed_params(result.params, sample_inputs(u), u)
+    return BandDraws(result, energy_per_km_batch(batch, result.run_cycle),
+                     np.asarray(batch.usable_fraction) / float(result.params.usable_fraction),
+                     standard_draws(u)["calibration_residual"])
+
+
+def band_for(result, u: Uncertainty | None = None) -> dict:
+    """range_km_p05/_p95 and energy_wh_per_km_p05/_p95 (and ac_energy_...) of a SimResult."""
+    u = u or load_uncertainty()
+    drawn = band_draws(result, u)
+    return drawn.band(u.inputs["calibration_residual"]) if drawn else {}
 
 
 def normal_quantile(p: np.ndarray) -> np.ndarray:
